@@ -1,0 +1,142 @@
+"""Dev-time conversion: Paddle inference model -> deployable artifact, checked against the source.
+
+One entry point, ``convert``: validate the request, export into a staging directory, write
+``inference.yml``, run the parity check against the Paddle reference, write ``manifest.json``, and
+rename the directory into place. Nothing is left at the output path when any step fails.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+from edge_sdk.datasets import Sample, default_samples, load_samples
+from edge_sdk.errors import ConversionError, EdgeSDKError
+from edge_sdk.hub import resolve
+from edge_sdk.model_dir import ModelDir, write_inference_yml
+from edge_sdk.recognizer import TextRecognizer
+
+from .artifact import source_sha256, staged_directory, tool_versions, write_manifest
+from .parity import ParityReport, check_parity
+
+log = logging.getLogger("edge_sdk.convert")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One conversion target: what it writes, which precisions it has, and how it is checked."""
+
+    name: str
+    program_file: str
+    precisions: Tuple[str, ...]
+    backend: str  # the runtime backend that checks (and later runs) the artifact
+    exporter: str  # "module:function" taking (source ModelDir, stage dir, spec opset) -> program path
+    tools: Tuple[str, ...]  # modules whose versions go into the manifest
+
+
+TARGETS: Dict[str, Target] = {
+    t.name: t
+    for t in [
+        Target("onnx", "inference.onnx", ("fp32",), "onnxruntime", "converters.onnx_export:export_onnx",
+               ("paddle", "paddle2onnx", "onnx", "onnxruntime")),
+    ]
+}
+
+
+@dataclass
+class ConversionResult:
+    output: Path
+    manifest: Dict[str, Any]
+    parity: ParityReport
+
+
+def _exporter(target: Target) -> Callable[..., Path]:
+    module, func = target.exporter.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def convert(source: Union[str, Path], target: str, output: Union[str, Path], precision: str = "fp32",
+            check_data: Optional[Union[str, Path]] = None, check_limit: Optional[int] = None,
+            batch_size: int = 8, threads: int = 0, dict_path: Optional[Union[str, Path]] = None,
+            allow_mismatch: bool = False) -> ConversionResult:
+    """Convert a model and check it against the Paddle reference.
+
+    Args:
+        source: a zoo name or a Paddle inference dir (legacy ``inference.pdmodel`` or PIR ``inference.json``).
+        target: a key of ``TARGETS`` (``onnx``).
+        output: the artifact directory to write (an earlier edge-sdk artifact there is replaced).
+        precision: one of the target's precisions.
+        check_data: a label file, dataset dir or image folder for the parity check (default: the SDK samples).
+        check_limit: use only the first N lines of ``check_data``.
+        allow_mismatch: write the artifact even when parity fails (the manifest says it failed).
+    Example:
+        >>> convert("PP-OCRv4_mobile_rec", "onnx", "out/rec-onnx").parity.identical_text_pct
+        100.0
+    """
+    if target not in TARGETS:
+        raise ConversionError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}.")
+    tgt = TARGETS[target]
+    if precision not in tgt.precisions:
+        raise ConversionError(
+            f"target {target} does not support precision {precision!r}; it supports {', '.join(tgt.precisions)}."
+        )
+    src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
+    if not src.is_paddle:
+        raise ConversionError(f"{src.path} holds a {src.format} model; convert from a Paddle inference model.")
+    samples, data_name = _check_samples(check_data, check_limit)
+    output = Path(output)
+    reference = TextRecognizer(src, backend="paddle", threads=threads)  # fails early if paddle is missing
+    with staged_directory(output) as stage:
+        _exporter(tgt)(src, stage, src.spec.onnx_opset)
+        write_inference_yml(stage, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
+        candidate = TextRecognizer(ModelDir.open(stage), backend=tgt.backend, threads=threads)
+        report = check_parity(reference, candidate, samples, data_name, src.spec.parity_atol, batch_size)
+        manifest = _manifest(src, tgt, precision, stage, report)
+        write_manifest(stage, manifest)
+        if not report.passed and not allow_mismatch:
+            raise ConversionError(
+                f"the {target} artifact does not match the source (max abs prob diff {report.max_abs_prob_diff:.3g}, "
+                f"{report.identical_text_pct:.1f}% identical texts); nothing was written "
+                "(pass --allow-mismatch to keep it anyway)."
+            )
+    return ConversionResult(output=output, manifest=manifest, parity=report)
+
+
+def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int]) -> Tuple[list, str]:
+    if check_data is None:
+        samples = default_samples()
+        return samples[:limit] if limit else samples, "edge-sdk sample lines"
+    try:
+        return load_samples(Path(check_data), limit), str(check_data)
+    except EdgeSDKError as exc:
+        raise ConversionError(f"--check-data: {exc}") from exc
+
+
+def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: ParityReport) -> Dict[str, Any]:
+    from .onnx_export import onnx_input_spec
+
+    program = stage / tgt.program_file
+    params = src.model_file.with_suffix(".pdiparams")
+    pp = src.preprocess
+    io_spec: Dict[str, Any] = {"layout": "NCHW", "height": pp.height, "width": "dynamic",
+                               "min_width": pp.min_width, "max_width": pp.max_width, "width_step": pp.width_step,
+                               "color": pp.color, "mean": pp.mean, "std": pp.std,
+                               "classes": len(src.charset)}
+    if program.suffix == ".onnx":
+        io_spec.update(onnx_input_spec(program))
+    return {
+        "model_name": src.model_name or src.spec.name,
+        "target": tgt.name,
+        "precision": precision,
+        "program_file": tgt.program_file,
+        "size_bytes": sum(f.stat().st_size for f in stage.iterdir() if f.is_file()),
+        "source": {"path": str(src.path), "format": src.format, "sha256": source_sha256([src.model_file, params])},
+        "tools": tool_versions(*tgt.tools),
+        "input_spec": io_spec,
+        "parity": report.as_dict(),
+    }
+
+
+__all__ = ["TARGETS", "ConversionResult", "Target", "convert"]

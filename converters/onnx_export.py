@@ -1,0 +1,84 @@
+"""Paddle inference model (legacy or PIR) -> ONNX with paddle2onnx.
+
+Known pitfalls handled here (see TOOLCHAIN.md): paddle2onnx 2.1.0 writes an ONNX that onnxruntime
+cannot load for this model (pinned <2.1 in the ``convert`` extra); its default optimizer
+(polygraphy) pip-installs packages at run time, so ``optimize_tool="None"``; ``export`` swallows
+exceptions, so the output file is checked here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, List
+
+from edge_sdk.errors import BackendUnavailableError, ConversionError
+from edge_sdk.model_dir import ModelDir
+
+from ._native_log import captured_native_output
+
+ONNX_FILE = "inference.onnx"
+
+
+def _require(module: str, pip: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise BackendUnavailableError(f"converting to ONNX needs '{module}', which is not installed; run: {pip}")
+
+
+def export_onnx(source: ModelDir, stage: Path, opset: int) -> Path:
+    """Write ``stage/inference.onnx`` from a Paddle model dir, with the dict in ``metadata_props``."""
+    for module in ("paddle", "paddle2onnx", "onnx"):
+        _require(module, 'pip install "edge-sdk[convert]"')
+    if not source.is_paddle:
+        raise ConversionError(f"{source.path} is a {source.format} model; ONNX export needs a Paddle inference model.")
+    import paddle2onnx
+
+    out = stage / ONNX_FILE
+    params = source.model_file.with_suffix(".pdiparams")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    with captured_native_output() as log:
+        try:
+            paddle2onnx.export(
+                str(source.model_file), str(params), save_file=str(out), opset_version=opset,
+                auto_upgrade_opset=True, enable_onnx_checker=True, enable_optimize=True, optimize_tool="None",
+            )
+        except Exception as exc:  # paddle2onnx raises plain Exceptions for unsupported ops
+            raise ConversionError(f"paddle2onnx failed on {source.model_file}: {exc}") from exc
+    if not out.is_file() or out.stat().st_size == 0:
+        raise ConversionError(
+            f"paddle2onnx wrote no model for {source.model_file} (an unsupported op or a broken program); "
+            f"its last output was:\n{log.tail()}"
+        )
+    set_metadata(out, {"character": "\n".join(source.charset.dict_characters),
+                       "model_name": source.model_name or "", "producer": "edge-sdk"})
+    return out
+
+
+def set_metadata(onnx_file: Path, props: Dict[str, str]) -> None:
+    """Add or replace ``metadata_props`` (the dict travels inside the file, as RapidOCR's models do)."""
+    import onnx
+
+    model = onnx.load(str(onnx_file))
+    keep: List = [p for p in model.metadata_props if p.key not in props]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for k, v in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(model, str(onnx_file))
+
+
+def onnx_input_spec(onnx_file: Path) -> Dict[str, object]:
+    import onnx
+
+    model = onnx.load(str(onnx_file), load_external_data=False)
+
+    def dims(value_info) -> List[object]:  # type: ignore[no-untyped-def]
+        return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+    return {
+        "inputs": {i.name: dims(i) for i in model.graph.input},
+        "outputs": {o.name: dims(o) for o in model.graph.output},
+        "opset": max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")),
+    }

@@ -1,0 +1,113 @@
+"""Parity: how closely a converted artifact matches its source model, line by line.
+
+Both models see identical inputs (the shared preprocessing, the same padded widths, the same
+batches), so every difference is the conversion's.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from edge_sdk.ctc import ctc_greedy_decode
+from edge_sdk.datasets import Sample
+from edge_sdk.metrics import rec_metrics
+from edge_sdk.preprocess import read_image
+from edge_sdk.progress import progress
+from edge_sdk.recognizer import TextRecognizer
+
+CHUNK = 64  # lines held in memory at once: one line's probabilities are T x 6625 floats
+
+
+@dataclass
+class ParityReport:
+    reference: str
+    candidate: str
+    data: str
+    lines: int
+    identical_text: int
+    identical_text_ignoring_spaces: int
+    max_abs_prob_diff: float
+    nonfinite_lines: int
+    tolerance: float
+    passed: bool
+    mismatches: List[Dict[str, Any]] = field(default_factory=list)
+    labelled: Optional[Dict[str, Dict[str, float]]] = None
+
+    @property
+    def identical_text_pct(self) -> float:
+        return 100.0 * self.identical_text / self.lines if self.lines else 0.0
+
+    def as_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["identical_text_pct"] = round(self.identical_text_pct, 3)
+        return d
+
+    def summary(self) -> str:
+        out = [
+            f"parity vs {self.reference} on {self.lines} lines ({self.data}):",
+            f"  identical texts           {self.identical_text}/{self.lines} = {self.identical_text_pct:.1f}%",
+            f"  identical ignoring spaces {self.identical_text_ignoring_spaces}/{self.lines}",
+            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} (tolerance {self.tolerance:g})",
+        ]
+        if self.nonfinite_lines:
+            out.append(f"  NaN/Inf outputs           {self.nonfinite_lines} lines: the artifact is broken")
+        if self.labelled:
+            ref, cand = self.labelled["reference"], self.labelled["candidate"]
+            out.append(f"  exact-match acc           reference {100 * ref['exact_acc']:.2f}%  artifact {100 * cand['exact_acc']:.2f}%")
+            out.append(f"  acc / norm_edit_dis delta {100 * (cand['acc'] - ref['acc']):+.2f} pts / "
+                       f"{cand['norm_edit_dis'] - ref['norm_edit_dis']:+.4f}")
+        out.append(f"  result                    {'PASS' if self.passed else 'FAIL'}")
+        return "\n".join(out)
+
+
+def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: Sequence[Sample], data_name: str,
+                 tolerance: float, batch_size: int = 8) -> ParityReport:
+    """Run both recognizers over ``samples`` and compare probabilities and texts."""
+    ref_texts: List[str] = []
+    cand_texts: List[str] = []
+    max_diff = 0.0
+    nonfinite = 0
+    mismatches: List[Dict[str, Any]] = []
+    bar = progress(len(samples), "parity", unit="line")
+    for start in range(0, len(samples), CHUNK):
+        chunk = samples[start:start + CHUNK]
+        images = [read_image(s.path) for s in chunk]
+        ref_probs = reference.run_lines(images, batch_size)
+        cand_probs = candidate.run_lines(images, batch_size)
+        for s, rp, cp in zip(chunk, ref_probs, cand_probs):
+            if not np.all(np.isfinite(cp)):
+                nonfinite += 1
+                diff = float("inf")
+            else:
+                diff = float(np.max(np.abs(rp - cp))) if rp.shape == cp.shape else float("inf")
+            max_diff = max(max_diff, diff)
+            rt = ctc_greedy_decode(rp[None], reference.charset)[0][0]
+            ct = ctc_greedy_decode(cp[None], candidate.charset)[0][0]
+            ref_texts.append(rt)
+            cand_texts.append(ct)
+            if rt != ct and len(mismatches) < 20:
+                mismatches.append({"path": str(s.path), "reference": rt, "candidate": ct, "label": s.label})
+        bar.update(len(chunk))
+    bar.close()
+    n = len(samples)
+    identical = sum(a == b for a, b in zip(ref_texts, cand_texts))
+    identical_ns = sum(a.replace(" ", "") == b.replace(" ", "") for a, b in zip(ref_texts, cand_texts))
+    labelled = None
+    if n and all(s.label is not None for s in samples):
+        labels = [s.label or "" for s in samples]
+        labelled = {"reference": rec_metrics(ref_texts, labels).as_dict(),
+                    "candidate": rec_metrics(cand_texts, labels).as_dict()}
+    passed = n > 0 and nonfinite == 0 and max_diff <= tolerance
+    return ParityReport(
+        reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
+        identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
+        nonfinite_lines=nonfinite, tolerance=tolerance, passed=passed, mismatches=mismatches, labelled=labelled,
+    )
+
+
+def _describe(rec: TextRecognizer) -> str:
+    info = rec.session.describe()
+    version = info.get("version")
+    return f"{rec.backend}{' ' + str(version) if version else ''} ({rec.model.format})"

@@ -1,0 +1,30 @@
+"""edge-sdk: PaddleOCR text recognition on small devices.
+
+    from edge_sdk import create_model
+    model = create_model("PP-OCRv4_mobile_rec")
+    for res in model.predict("line.png"):
+        res.print()
+
+``convert`` pulls in paddlepaddle and paddle2onnx, so it is imported only when called.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+from .errors import EdgeSDKError  # noqa: E402
+from .recognizer import TextRecognizer, create_model  # noqa: E402
+from .result import TextRecResult  # noqa: E402
+from .zoo import DEFAULT_MODEL, MODELS  # noqa: E402
+
+
+def convert(*args: Any, **kwargs: Any) -> Any:
+    """Convert a Paddle model to a deployable artifact; see ``converters.convert``."""
+    from converters import convert as _convert
+
+    return _convert(*args, **kwargs)
+
+
+__all__ = ["DEFAULT_MODEL", "MODELS", "EdgeSDKError", "TextRecResult", "TextRecognizer", "convert", "create_model",
+           "__version__"]

@@ -1,0 +1,137 @@
+"""The ``edge-sdk`` command: a thin click adapter over the Python API.
+
+Errors a user can cause are printed as one ``Error: ...`` line with exit code 1 (2 for usage errors).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Tuple
+
+import click
+
+from .errors import EdgeSDKError
+
+
+def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Re-raise SDK errors as ClickException: one line on stderr, exit code 1, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except EdgeSDKError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edge-sdk")
+@click.option("-v", "--verbose", is_flag=True, help="Log what is fetched, loaded and chosen.")
+def main(verbose: bool) -> None:
+    """Convert PaddleOCR text-recognition models and run them on edge devices."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="edge-sdk: %(message)s",
+                        stream=sys.stderr)
+
+
+@main.command()
+@_friendly_errors
+def models() -> None:
+    """List the model zoo and where each model can come from.
+
+    Example: edge-sdk models
+    """
+    from .hub import is_cached
+    from .zoo import DEFAULT_MODEL, MODELS
+
+    click.echo(f"{'model':34} {'family':9} {'lang':11} source")
+    for spec in MODELS.values():
+        if is_cached(spec):
+            where = "cached"
+        elif spec.mirror:
+            where = f"offline: PyPI {spec.mirror.package}=={spec.mirror.version} (or official URL)"
+        else:
+            where = "official URL"
+        mark = " *" if spec.name == DEFAULT_MODEL else ""
+        click.echo(f"{spec.name + mark:34} {spec.family:9} {spec.lang:11} {where}")
+    click.echo("* default model")
+
+
+@main.command()
+@click.argument("source")
+@click.option("--target", "-t", type=click.Choice(["onnx"]), required=True, help="Artifact format.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Artifact directory to write.")
+@click.option("--precision", default="fp32", show_default=True, help="Numeric precision of the artifact.")
+@click.option("--check-data", type=click.Path(exists=True, path_type=Path),
+              help="Label file, dataset dir or image folder for the parity check [default: SDK samples].")
+@click.option("--check-limit", type=click.IntRange(min=1), help="Check only the first N lines.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
+@click.option("--dict", "dict_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Character dict overriding the model's.")
+@click.option("--allow-mismatch", is_flag=True, help="Keep the artifact even when parity fails.")
+@_friendly_errors
+def convert(source: str, target: str, output: Path, precision: str, check_data: Optional[Path],
+            check_limit: Optional[int], batch_size: int, threads: int, dict_path: Optional[Path],
+            allow_mismatch: bool) -> None:
+    """Convert SOURCE (zoo name or Paddle inference dir) and check it against the Paddle reference.
+
+    Example: edge-sdk convert PP-OCRv4_mobile_rec --target onnx -o out/rec-onnx
+    """
+    from converters import convert as run_convert
+
+    t0 = time.perf_counter()
+    result = run_convert(source, target, output, precision=precision, check_data=check_data,
+                         check_limit=check_limit, batch_size=batch_size, threads=threads, dict_path=dict_path,
+                         allow_mismatch=allow_mismatch)
+    m = result.manifest
+    click.echo(result.parity.summary())
+    click.echo(f"wrote {result.output} ({m['target']} {m['precision']}, {m['size_bytes'] / 1e6:.1f} MB) "
+               f"in {time.perf_counter() - t0:.1f} s")
+    if not result.parity.passed:
+        raise click.ClickException("parity check failed; the artifact was kept because of --allow-mismatch.")
+
+
+@main.command()
+@click.argument("model")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--backend", "-b", default="auto", show_default=True, help="auto, onnxruntime or paddle.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--dict", "dict_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Character dict overriding the model's.")
+@click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Save <name>_res.png and <name>_res.json per line here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one PaddleX-style JSON object per line.")
+@_friendly_errors
+def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, threads: int, device: str,
+            dict_path: Optional[Path], save_dir: Optional[Path], as_json: bool) -> None:
+    """Recognize the text in INPUTS (images, folders, label files) with MODEL (zoo name or path).
+
+    Example: edge-sdk predict out/rec-onnx line.png --save-dir out/pred
+    """
+    from .recognizer import create_model
+
+    rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path)
+    logging.getLogger("edge_sdk").info("running %s", rec.describe())
+    for res in rec.predict(list(inputs), batch_size=batch_size, keep_images=save_dir is not None):
+        if as_json:
+            click.echo(json.dumps(res.json, ensure_ascii=False))
+        else:
+            click.echo(f"{res.input_path}\t{res.rec_text}\t{res.rec_score:.4f}")
+        if save_dir is not None:
+            res.save_to_img(save_dir)
+            res.save_to_json(save_dir)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,184 @@
+"""Model directories: a Paddle inference dir (legacy or PIR) or a converted artifact.
+
+Whatever the format, a ``ModelDir`` answers the same questions: which file holds the program, which
+format it is, which dict goes with it, which model (zoo spec, preprocessing) it is, and what its
+manifest says. ``inference.yml`` is PaddleX-compatible, so PaddleX can read our artifacts' metadata
+and we can read PaddleX's.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+from .ctc import Charset
+from .errors import ModelFormatError, ModelNotFoundError
+from .zoo import ModelSpec, Preprocess, spec_or_default
+
+# format name -> program file names in a model dir, in the order they are looked for
+FORMATS: Tuple[Tuple[str, str], ...] = (
+    ("onnx", "inference.onnx"),
+    ("paddle-legacy", "inference.pdmodel"),
+    ("paddle-pir", "inference.json"),
+)
+SUFFIX_FORMAT = {".onnx": "onnx", ".pdmodel": "paddle-legacy", ".json": "paddle-pir"}
+PADDLE_FORMATS = ("paddle-legacy", "paddle-pir")
+MANIFEST = "manifest.json"
+INFERENCE_YML = "inference.yml"
+DICT_FILE_NAMES = ("dict.txt", "ppocr_keys_v1.txt", "character_dict.txt", "keys.txt")
+
+
+@dataclass
+class ModelDir:
+    """A resolved model on disk."""
+
+    path: Path
+    format: str
+    model_file: Path
+    charset: Charset
+    dict_source: str
+    model_name: Optional[str] = None
+    manifest: Dict[str, Any] = field(default_factory=dict)
+    spec: ModelSpec = field(default_factory=lambda: spec_or_default(None))
+
+    @property
+    def preprocess(self) -> Preprocess:
+        return self.spec.preprocess
+
+    @property
+    def is_paddle(self) -> bool:
+        return self.format in PADDLE_FORMATS
+
+    @classmethod
+    def open(cls, path: Path, dict_path: Optional[Path] = None) -> "ModelDir":
+        """Open a model directory or a model file (``.onnx``, ``.pdmodel``, ``inference.json``)."""
+        path = Path(path)
+        if not path.exists():
+            raise ModelNotFoundError(f"model path {path} does not exist.")
+        if path.is_file():
+            fmt = SUFFIX_FORMAT.get(path.suffix)
+            if fmt is None:
+                raise ModelNotFoundError(
+                    f"{path} is not a model file; pass a model directory, a .onnx/.pdmodel/inference.json file, "
+                    "or a zoo name from `edge-sdk models`."
+                )
+            directory, model_file = path.parent, path
+        else:
+            directory = path
+            found = [(fmt, directory / name) for fmt, name in FORMATS if (directory / name).is_file()]
+            if not found:
+                names = ", ".join(name for _, name in FORMATS)
+                raise ModelNotFoundError(
+                    f"no model in {directory}: expected one of {names} (a Paddle inference dir or an edge-sdk artifact)."
+                )
+            fmt, model_file = found[0]
+        if fmt in PADDLE_FORMATS and not model_file.with_suffix(".pdiparams").is_file():
+            raise ModelFormatError(
+                f"{model_file.name} in {directory} has no {model_file.with_suffix('.pdiparams').name} beside it; "
+                "copy the whole inference directory."
+            )
+        manifest = read_manifest(directory)
+        yml = read_inference_yml(directory)
+        model_name = (yml.get("Global") or {}).get("model_name") or manifest.get("model_name")
+        charset, dict_source = _find_charset(directory, model_file, fmt, yml, dict_path)
+        return cls(path=directory, format=fmt, model_file=model_file, charset=charset,
+                   dict_source=dict_source, model_name=model_name, manifest=manifest,
+                   spec=spec_or_default(model_name))
+
+
+def read_manifest(directory: Path) -> Dict[str, Any]:
+    f = Path(directory) / MANIFEST
+    if not f.is_file():
+        return {}
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{f} is not valid JSON ({exc}); re-run the conversion.") from exc
+
+
+def read_inference_yml(directory: Path) -> Dict[str, Any]:
+    f = Path(directory) / INFERENCE_YML
+    if not f.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(f.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{f} is not valid YAML ({exc}); restore it from the model package.") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def read_dict_file(path: Path) -> List[str]:
+    """One character per line, UTF-8, as PaddleOCR writes its dicts (trailing newline stripped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"dict file {path} does not exist.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFormatError(f"dict file {path} is not UTF-8 text.") from exc
+    lines = [line.rstrip("\r\n") for line in text.splitlines()]
+    if not lines:
+        raise ModelFormatError(f"dict file {path} is empty.")
+    return lines
+
+
+def _find_charset(directory: Path, model_file: Path, fmt: str, yml: Dict[str, Any],
+                  dict_path: Optional[Path]) -> Tuple[Charset, str]:
+    if dict_path is not None:
+        return Charset(read_dict_file(dict_path)), str(dict_path)
+    chars = (yml.get("PostProcess") or {}).get("character_dict")
+    if chars:
+        return Charset([str(c) for c in chars]), str(directory / INFERENCE_YML)
+    if fmt == "onnx":
+        chars_meta = onnx_metadata(model_file).get("character")
+        if chars_meta:
+            return Charset(chars_meta.splitlines()), f"{model_file} metadata"
+    for name in DICT_FILE_NAMES:
+        if (directory / name).is_file():
+            return Charset(read_dict_file(directory / name)), str(directory / name)
+    raise ModelFormatError(
+        f"no character dict for the model in {directory}: add inference.yml (PostProcess.character_dict) "
+        "or pass --dict FILE."
+    )
+
+
+def onnx_metadata(model_file: Path) -> Dict[str, str]:
+    """``metadata_props`` of an ONNX file, read with onnxruntime (what devices have)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {}
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(str(model_file), sess_options=so, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelFormatError(f"{model_file} is not a loadable ONNX model ({str(exc).splitlines()[0]}).") from exc
+    return dict(sess.get_modelmeta().custom_metadata_map)
+
+
+def inference_yml(model_name: str, characters: List[str], pp: Preprocess) -> Dict[str, Any]:
+    """PaddleX-compatible ``inference.yml`` content for a text-recognition model."""
+    return {
+        "Global": {"model_name": model_name},
+        "PreProcess": {
+            "transform_ops": [
+                {"DecodeImage": {"channel_first": False, "img_mode": pp.color}},
+                {"RecResizeImg": {"image_shape": [3, pp.height, pp.min_width]}},
+                {"KeepKeys": {"keep_keys": ["image", "label", "length"]}},
+            ]
+        },
+        "PostProcess": {"name": "CTCLabelDecode", "character_dict": list(characters)},
+    }
+
+
+def write_inference_yml(directory: Path, model_name: str, characters: List[str], pp: Preprocess) -> Path:
+    f = Path(directory) / INFERENCE_YML
+    f.write_text(
+        yaml.safe_dump(inference_yml(model_name, characters, pp), allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return f

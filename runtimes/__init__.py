@@ -1,0 +1,87 @@
+"""Runtime backends: array in, array out. Imports neither ``edge_sdk`` nor ``converters``.
+
+Each backend is a ``Session`` subclass in its own module, imported only when asked for, so a
+device without paddlepaddle (say) never imports it.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional, Tuple, Type
+
+from .base import (
+    BackendNotInstalled,
+    BackendOptions,
+    ModelLoadError,
+    RuntimeErrorBase,
+    Session,
+    default_threads,
+)
+
+
+class BackendInfo(NamedTuple):
+    name: str
+    target: str  # "module:Class"
+    package: str  # import name of the package it needs
+    pip: str  # what to install to get it
+    formats: Tuple[str, ...]  # model file suffixes it loads
+
+
+BACKENDS: Dict[str, BackendInfo] = {
+    info.name: info
+    for info in [
+        BackendInfo("onnxruntime", "runtimes.onnxruntime_backend:OnnxRuntimeSession", "onnxruntime",
+                    'pip install "edge-sdk[onnx]"', (".onnx",)),
+        BackendInfo("paddle", "runtimes.paddle_backend:PaddleSession", "paddle",
+                    'pip install "edge-sdk[paddle]"', (".pdmodel", ".json")),
+    ]
+}
+
+
+def is_available(name: str) -> bool:
+    """True when the package behind backend ``name`` can be imported here."""
+    return importlib.util.find_spec(BACKENDS[name].package) is not None
+
+
+def available_backends() -> List[str]:
+    return [name for name in BACKENDS if is_available(name)]
+
+
+def backends_for(model_file: Path) -> List[str]:
+    """Backends that can load ``model_file``, in registry order (installed or not)."""
+    return [b.name for b in BACKENDS.values() if Path(model_file).suffix in b.formats]
+
+
+def backend_class(name: str) -> Type[Session]:
+    info = BACKENDS.get(name)
+    if info is None:
+        raise BackendNotInstalled(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}.")
+    if not is_available(name):
+        raise BackendNotInstalled(
+            f"the {name} backend needs the Python package '{info.package}', which is not installed; run: {info.pip}"
+        )
+    module, cls = info.target.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str = "cpu",
+                 extra: Optional[dict] = None) -> Session:
+    """Load ``model_file`` with backend ``name``.
+
+    Example:
+        >>> session = load_backend("onnxruntime", Path("out/rec-onnx/inference.onnx"), threads=2)
+    """
+    cls = backend_class(name)
+    if Path(model_file).suffix not in cls.formats:
+        raise ModelLoadError(
+            f"the {name} backend cannot load {Path(model_file).name}; it reads {', '.join(cls.formats)} files."
+        )
+    return cls(Path(model_file), BackendOptions(threads=threads, device=device, extra=dict(extra or {})))
+
+
+__all__ = [
+    "BACKENDS", "BackendInfo", "BackendNotInstalled", "BackendOptions", "ModelLoadError", "RuntimeErrorBase",
+    "Session", "available_backends", "backend_class", "backends_for", "default_threads", "is_available",
+    "load_backend",
+]

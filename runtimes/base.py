@@ -1,0 +1,79 @@
+"""The backend contract: array in, array out.
+
+A backend is loaded once from a model file and then run many times:
+
+    session = load_backend("onnxruntime", Path("out/rec-onnx/inference.onnx"), threads=2)
+    probs = session.run(batch)        # float32[N, 3, 48, W] -> float32[N, T, C]
+
+Backends know nothing about images, dictionaries or text; those live in ``edge_sdk``.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+
+class RuntimeErrorBase(Exception):
+    """Raised by runtimes for problems a user can fix (missing package, unreadable model file)."""
+
+
+class BackendNotInstalled(RuntimeErrorBase):
+    """The Python package behind a backend is not importable."""
+
+
+class ModelLoadError(RuntimeErrorBase):
+    """The backend could not load the model file."""
+
+
+def default_threads() -> int:
+    """Threads to use when the caller does not say: every core the process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Settings every backend honours. ``extra`` carries backend-specific keys, validated by it."""
+
+    threads: int = 0  # 0 = default_threads()
+    device: str = "cpu"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads and self.threads > 0 else default_threads()
+
+
+class Session(abc.ABC):
+    """A loaded model. ``run`` is the only hot-path method."""
+
+    #: backend name as registered in ``runtimes.BACKENDS``
+    name: str = ""
+    #: model file formats this backend can load, by file suffix (".onnx", ".pdmodel", ...)
+    formats: Tuple[str, ...] = ()
+
+    def __init__(self, model_file: Path, options: BackendOptions) -> None:
+        self.model_file = Path(model_file)
+        self.options = options
+
+    @abc.abstractmethod
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Run one batch: float32[N, 3, H, W] -> float32[N, T, C] (probabilities)."""
+
+    def describe(self) -> Dict[str, Any]:
+        """What this session is, for logs, manifests and benchmark tables."""
+        return {
+            "backend": self.name,
+            "device": self.options.device,
+            "threads": self.options.resolved_threads(),
+            "model_file": str(self.model_file),
+        }
+
+    def close(self) -> None:  # pragma: no cover - most backends free on GC
+        """Release native resources early."""

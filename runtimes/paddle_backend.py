@@ -1,0 +1,63 @@
+"""Paddle Inference backend: the reference every converted artifact is checked against.
+
+Loads legacy (``inference.pdmodel``) and PIR (``inference.json``) programs with their
+``inference.pdiparams``.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+
+from .base import BackendOptions, ModelLoadError, Session
+
+# Paddle's C++ logging is on by default and prints every IR pass; keep it for errors only.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("FLAGS_print_ir", "0")
+warnings.filterwarnings("ignore", message="No ccache found")
+
+
+class PaddleSession(Session):
+    name = "paddle"
+    formats = (".pdmodel", ".json")
+
+    def __init__(self, model_file: Path, options: BackendOptions) -> None:
+        super().__init__(model_file, options)
+        import paddle.inference as pi
+
+        params = Path(model_file).with_suffix(".pdiparams")
+        if not params.is_file():
+            raise ModelLoadError(f"{params} is missing; a Paddle model needs its .pdiparams beside the program file.")
+        config = pi.Config(str(model_file), str(params))
+        config.disable_glog_info()
+        device = options.device.lower()
+        if device == "cpu":
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(options.resolved_threads())
+        elif device in ("gpu", "cuda"):
+            config.enable_use_gpu(256, 0)
+        else:
+            raise ModelLoadError(f"the paddle backend has no device {options.device!r}; use 'cpu' or 'gpu'.")
+        # No enable_memory_optim(): it corrupts results when two predictors share a process.
+        try:
+            self._predictor = pi.create_predictor(config)
+        except Exception as exc:
+            raise ModelLoadError(f"Paddle Inference could not load {model_file}: {exc}") from exc
+        self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
+        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self._input.reshape(list(batch.shape))
+        self._input.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+        self._predictor.run()
+        return self._output.copy_to_cpu()
+
+    def describe(self) -> Dict[str, Any]:
+        info = super().describe()
+        import paddle
+
+        info["version"] = paddle.__version__
+        return info
