@@ -136,7 +136,10 @@ def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float 
                     bar.update(len(chunk))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         dest.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
+        if isinstance(exc, urllib.error.HTTPError):
+            reason = f"HTTP {exc.code} {exc.reason}"
+        else:
+            reason = getattr(exc, "reason", exc)
         raise DownloadError(f"{url} could not be downloaded ({reason})") from exc
     if sha256 and sha256_of(dest) != sha256:
         dest.unlink(missing_ok=True)

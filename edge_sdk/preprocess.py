@@ -6,9 +6,10 @@ its batch. Lines are batched only with lines of the same padded width.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Iterator, Tuple, Union
 
 import cv2
 import numpy as np
@@ -27,10 +28,25 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
     data = np.fromfile(str(p), dtype=np.uint8)  # np.fromfile + imdecode also handles non-ASCII paths
     if data.size == 0:
         raise InputError(f"image file {p} is empty (0 bytes).")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with _opencv_quiet():  # OpenCV logs its own warnings on corrupt files; our error says it once
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"{p} is not a readable image (corrupt, truncated, or not an image format OpenCV knows).")
     return to_bgr(img, str(p))
+
+
+@contextlib.contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None or not hasattr(log, "getLogLevel"):
+        yield
+        return
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(level)
 
 
 def to_bgr(img: np.ndarray, name: str = "input array") -> np.ndarray:

@@ -52,8 +52,10 @@ class TextRecognizer:
         self.backend = choose_backend(model, backend)
         try:
             self.session = runtimes.load_backend(self.backend, model.model_file, threads=threads, device=device)
-        except runtimes.RuntimeErrorBase as exc:
+        except runtimes.BackendNotInstalled as exc:
             raise BackendUnavailableError(str(exc)) from exc
+        except runtimes.ModelLoadError as exc:
+            raise ModelFormatError(str(exc)) from exc
         self.num_classes = self._probe_classes()
         model.charset.check_fits(self.num_classes, model.dict_source)
 

@@ -30,6 +30,12 @@ class ModelLoadError(RuntimeErrorBase):
     """The backend could not load the model file."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of a native library's (often multi-page) error message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def default_threads() -> int:
     """Threads to use when the caller does not say: every core the process may use."""
     try:

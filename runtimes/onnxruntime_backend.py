@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .base import BackendOptions, ModelLoadError, Session
+from .base import BackendOptions, ModelLoadError, Session, first_line
 
 _DEVICE_PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -46,7 +46,7 @@ class OnnxRuntimeSession(Session):
                 str(model_file), sess_options=so, providers=[p for p in wanted if p in available]
             )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ModelLoadError(f"onnxruntime could not load {model_file}: {exc}") from exc
+            raise ModelLoadError(f"onnxruntime could not load {model_file}: {first_line(exc)}") from exc
         self._input = self._session.get_inputs()[0].name
         self._outputs: List[str] = [self._session.get_outputs()[0].name]
 

@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .base import BackendOptions, ModelLoadError, Session
+from .base import BackendOptions, ModelLoadError, Session, first_line
 
 # Paddle's C++ logging is on by default and prints every IR pass; keep it for errors only.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -31,6 +31,7 @@ class PaddleSession(Session):
         params = Path(model_file).with_suffix(".pdiparams")
         if not params.is_file():
             raise ModelLoadError(f"{params} is missing; a Paddle model needs its .pdiparams beside the program file.")
+        _check_program(Path(model_file), params)  # Paddle segfaults on a corrupt program instead of raising
         config = pi.Config(str(model_file), str(params))
         config.disable_glog_info()
         device = options.device.lower()
@@ -45,7 +46,7 @@ class PaddleSession(Session):
         try:
             self._predictor = pi.create_predictor(config)
         except Exception as exc:
-            raise ModelLoadError(f"Paddle Inference could not load {model_file}: {exc}") from exc
+            raise ModelLoadError(f"Paddle Inference could not load {model_file}: {first_line(exc)}") from exc
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
 
@@ -61,3 +62,31 @@ class PaddleSession(Session):
 
         info["version"] = paddle.__version__
         return info
+
+
+def _check_program(model_file: Path, params: Path) -> None:
+    """Parse the program before Paddle Inference sees it: on a corrupt file it crashes the process."""
+    if params.stat().st_size == 0:
+        raise ModelLoadError(f"{params} is empty; copy the model's .pdiparams again.")
+    data = model_file.read_bytes()
+    if model_file.suffix == ".pdmodel":
+        from google.protobuf.message import DecodeError
+        from paddle.base.proto import framework_pb2
+
+        program = framework_pb2.ProgramDesc()
+        try:
+            program.ParseFromString(data)
+        except DecodeError as exc:
+            raise ModelLoadError(f"{model_file} is not a Paddle program (corrupt or truncated: {exc}).") from exc
+        if not program.blocks or not program.blocks[0].ops:
+            raise ModelLoadError(f"{model_file} holds an empty Paddle program.")
+    else:
+        import json
+
+        try:
+            program = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelLoadError(f"{model_file} is not a Paddle PIR program (invalid JSON: {exc}).") from exc
+        if not isinstance(program, dict) or "program" not in program:
+            raise ModelLoadError(f"{model_file} is JSON but not a Paddle PIR program (no 'program' key).")
+
