@@ -29,6 +29,8 @@ class ParityReport:
     identical_text: int
     identical_text_ignoring_spaces: int
     max_abs_prob_diff: float
+    p99_abs_prob_diff: float
+    worst_line: str
     nonfinite_lines: int
     tolerance: float
     passed: bool
@@ -49,7 +51,8 @@ class ParityReport:
             f"parity vs {self.reference} on {self.lines} lines ({self.data}):",
             f"  identical texts           {self.identical_text}/{self.lines} = {self.identical_text_pct:.1f}%",
             f"  identical ignoring spaces {self.identical_text_ignoring_spaces}/{self.lines}",
-            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} (tolerance {self.tolerance:g})",
+            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} (tolerance {self.tolerance:g}; "
+            f"p99 {self.p99_abs_prob_diff:.3g}; worst line {self.worst_line})",
         ]
         if self.nonfinite_lines:
             out.append(f"  NaN/Inf outputs           {self.nonfinite_lines} lines: the artifact is broken")
@@ -67,7 +70,7 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     """Run both recognizers over ``samples`` and compare probabilities and texts."""
     ref_texts: List[str] = []
     cand_texts: List[str] = []
-    max_diff = 0.0
+    diffs: List[float] = []
     nonfinite = 0
     mismatches: List[Dict[str, Any]] = []
     bar = progress(len(samples), "parity", unit="line")
@@ -82,7 +85,7 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
                 diff = float("inf")
             else:
                 diff = float(np.max(np.abs(rp - cp))) if rp.shape == cp.shape else float("inf")
-            max_diff = max(max_diff, diff)
+            diffs.append(diff)
             rt = ctc_greedy_decode(rp[None], reference.charset)[0][0]
             ct = ctc_greedy_decode(cp[None], candidate.charset)[0][0]
             ref_texts.append(rt)
@@ -99,10 +102,14 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
         labels = [s.label or "" for s in samples]
         labelled = {"reference": rec_metrics(ref_texts, labels).as_dict(),
                     "candidate": rec_metrics(cand_texts, labels).as_dict()}
+    max_diff = max(diffs) if diffs else 0.0
+    worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
+    p99 = float(np.percentile(diffs, 99)) if diffs else 0.0
     passed = n > 0 and nonfinite == 0 and max_diff <= tolerance
     return ParityReport(
         reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
+        p99_abs_prob_diff=p99, worst_line=worst,
         nonfinite_lines=nonfinite, tolerance=tolerance, passed=passed, mismatches=mismatches, labelled=labelled,
     )
 

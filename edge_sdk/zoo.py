@@ -57,8 +57,11 @@ class ModelSpec:
     mirror: Optional[WheelMirror] = None
     preprocess: Preprocess = field(default_factory=Preprocess)
     onnx_opset: int = 14
-    # A converted artifact matches its source when every max |prob diff| is below this.
-    parity_atol: float = 1e-3
+    # An FP32 artifact matches its source when no line's max |prob diff| exceeds this. FP32 rounding
+    # alone reaches ~2e-3 on near-tie lines: against a float64 run of PP-OCRv4_mobile_rec, Paddle
+    # oneDNN is 2.1e-3 off on IC15 val_word_975 and onnxruntime 5.5e-4 (each backend sums in its own
+    # order and the 6625-way softmax amplifies it). A real conversion bug is orders of magnitude larger.
+    parity_atol: float = 3e-3
 
     @property
     def offline(self) -> bool:
