@@ -1,0 +1,97 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_sdk.errors import InputError
+from edge_sdk.preprocess import padded_width, read_image, resize_normalize, to_bgr
+from edge_sdk.zoo import Preprocess
+
+PP = Preprocess()
+
+
+@pytest.mark.parametrize(
+    "h,w,expected",
+    [
+        (48, 10, 320),  # narrow lines pad to the 320 floor
+        (48, 320, 320),
+        (48, 321, 328),  # rounded up to a multiple of 8
+        (24, 200, 400),  # scaled to H=48 first
+        (32, 100, 320),  # 150 -> floor
+        (10, 2000, 3200),  # capped
+    ],
+)
+def test_padded_width_rule(h: int, w: int, expected: int) -> None:
+    assert padded_width(h, w, PP) == expected
+
+
+def test_padded_width_is_multiple_of_step_and_in_range() -> None:
+    rng = np.random.default_rng(0)
+    for h, w in rng.integers(1, 4000, size=(500, 2)):
+        W = padded_width(int(h), int(w), PP)
+        assert W % PP.width_step == 0 and PP.min_width <= W <= PP.max_width
+
+
+def test_resize_normalize_values_and_padding() -> None:
+    img = np.full((24, 60, 3), 255, dtype=np.uint8)  # white line -> resized to 48x120
+    out = resize_normalize(img, PP)
+    assert out.shape == (3, 48, 320) and out.dtype == np.float32
+    assert np.allclose(out[:, :, :120], 1.0)  # (255/255 - 0.5)/0.5
+    assert np.all(out[:, :, 120:] == 0.0)  # right padding is zero after normalization
+
+
+def test_color_order_is_bgr_by_default() -> None:
+    img = np.zeros((48, 48, 3), dtype=np.uint8)
+    img[:, :, 0] = 255  # blue in BGR
+    out = resize_normalize(img, PP)
+    assert out[0, 0, 0] == 1.0 and out[2, 0, 0] == -1.0
+    rgb = resize_normalize(img, Preprocess(color="RGB"))
+    assert rgb[2, 0, 0] == 1.0 and rgb[0, 0, 0] == -1.0
+
+
+def test_very_wide_line_is_squeezed_to_max_width() -> None:
+    out = resize_normalize(np.zeros((10, 5000, 3), dtype=np.uint8), PP)
+    assert out.shape == (3, 48, 3200)
+
+
+def test_gray_and_bgra_become_bgr() -> None:
+    assert to_bgr(np.zeros((5, 7), np.uint8)).shape == (5, 7, 3)
+    assert to_bgr(np.zeros((5, 7, 4), np.uint8)).shape == (5, 7, 3)
+    assert to_bgr(np.zeros((5, 7, 1), np.uint8)).shape == (5, 7, 3)
+
+
+@pytest.mark.parametrize(
+    "arr,msg",
+    [
+        (np.zeros((0, 5, 3), np.uint8), "no pixels"),
+        (np.zeros((5, 5, 3), np.float32), "dtype float32"),
+        (np.zeros((5, 5, 2), np.uint8), "shape"),
+        ("not an array", "not an image path"),
+    ],
+)
+def test_bad_arrays_are_refused(arr: object, msg: str) -> None:
+    with pytest.raises(InputError, match=msg):
+        to_bgr(arr)  # type: ignore[arg-type]
+
+
+def test_read_image_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="image not found"):
+        read_image(tmp_path / "missing.png")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        read_image(empty)
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    with pytest.raises(InputError, match="not a readable image"):
+        read_image(corrupt)
+    with pytest.raises(InputError, match="directory"):
+        read_image(tmp_path)
+
+
+def test_read_image_unicode_path_and_16bit(tmp_path: Path) -> None:
+    p = tmp_path / "文字.png"
+    cv2.imencode(".png", np.full((8, 16), 40000, np.uint16))[1].tofile(str(p))
+    img = read_image(p)
+    assert img.dtype == np.uint8 and img.shape == (8, 16, 3) and int(img[0, 0, 0]) == 40000 >> 8

@@ -1,0 +1,106 @@
+"""The PaddleX-style API on the real model: create_model(...).predict(...)."""
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_sdk import TextRecResult, create_model
+from edge_sdk.datasets import SAMPLES_DIR, default_samples
+from edge_sdk.errors import BackendUnavailableError, EdgeSDKError, InputError
+from edge_sdk.metrics import rec_metrics
+from edge_sdk.model_dir import ModelDir
+from edge_sdk.recognizer import TextRecognizer
+
+
+@pytest.fixture(scope="module")
+def onnx_model(onnx_artifact: Path) -> TextRecognizer:
+    return create_model(str(onnx_artifact))
+
+
+def test_zoo_name_resolves_to_paddle_reference() -> None:
+    model = create_model("PP-OCRv4_mobile_rec")
+    assert model.backend == "paddle" and model.num_classes == 6625
+
+
+def test_artifact_runs_on_onnxruntime_by_default(onnx_model: TextRecognizer) -> None:
+    assert onnx_model.backend == "onnxruntime" and onnx_model.model.model_name == "PP-OCRv4_mobile_rec"
+
+
+def test_samples_are_read_correctly(onnx_model: TextRecognizer) -> None:
+    samples = default_samples()
+    results = list(onnx_model.predict(str(SAMPLES_DIR)))
+    assert [Path(r.input_path).name for r in results] == sorted(s.path.name for s in samples)
+    labels = {s.path.name: s.label for s in samples}
+    m = rec_metrics([r.rec_text for r in results], [labels[Path(r.input_path).name] for r in results])
+    assert m.acc == 1.0, [(r.rec_text, labels[Path(r.input_path).name]) for r in results]  # spaces aside
+    assert all(0.5 < r.rec_score <= 1.0 for r in results)
+
+
+def test_predict_is_lazy(onnx_model: TextRecognizer) -> None:
+    gen = onnx_model.predict(str(SAMPLES_DIR), batch_size=2)
+    assert isinstance(gen, types.GeneratorType)
+    first = next(gen)
+    assert isinstance(first, TextRecResult)
+
+
+def test_input_kinds_give_the_same_results(onnx_model: TextRecognizer) -> None:
+    paths = sorted(str(p) for p in SAMPLES_DIR.glob("*.png"))
+    by_dir = [(r.rec_text, r.rec_score) for r in onnx_model.predict(str(SAMPLES_DIR))]
+    by_list = [(r.rec_text, r.rec_score) for r in onnx_model.predict(paths)]
+    arrays = [cv2.imread(p) for p in paths]
+    by_arrays = list(onnx_model.predict(arrays))
+    by_label_file = [(r.rec_text, r.rec_score) for r in onnx_model.predict(str(SAMPLES_DIR / "labels.txt"))]
+    assert by_dir == by_list
+    assert [(r.rec_text, r.rec_score) for r in by_arrays] == by_dir
+    assert all(r.input_path is None for r in by_arrays)
+    assert sorted(by_label_file) == sorted(by_dir)
+    single = list(onnx_model.predict(arrays[0]))
+    assert [(r.rec_text, r.rec_score) for r in single] == [by_dir[0]]
+
+
+def test_batch_size_does_not_change_results(onnx_model: TextRecognizer) -> None:
+    paths = sorted(str(p) for p in SAMPLES_DIR.glob("*.png")) * 3
+    base = [r.rec_text for r in onnx_model.predict(paths, batch_size=1)]
+    for bs in (2, 5, 8, 32):
+        assert [r.rec_text for r in onnx_model.predict(paths, batch_size=bs)] == base
+
+
+def test_a_lines_result_does_not_depend_on_its_neighbours(onnx_model: TextRecognizer) -> None:
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    alone = onnx_model.run_lines([img])[0]
+    wide = np.full((30, 900, 3), 255, np.uint8)
+    with_neighbours = onnx_model.run_lines([wide, img, wide[:, :100]], batch_size=3)[1]
+    # Same input tensor (its width is its own); a different batch size may only change float rounding
+    # inside the backend's kernels.
+    assert alone.shape == with_neighbours.shape == (40, 6625)
+    assert np.abs(alone - with_neighbours).max() < 1e-5
+
+
+def test_bad_inputs_raise_clear_errors(onnx_model: TextRecognizer, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="input not found"):
+        list(onnx_model.predict(str(tmp_path / "nope.png")))
+    with pytest.raises(InputError, match="no images"):
+        list(onnx_model.predict(str(tmp_path)))
+    with pytest.raises(InputError, match="pass image paths"):
+        list(onnx_model.predict([1, 2]))
+    with pytest.raises(EdgeSDKError, match="batch_size must be at least 1"):
+        list(onnx_model.predict(str(SAMPLES_DIR), batch_size=0))
+
+
+def test_explicit_backend_must_fit_the_format(onnx_artifact: Path, paddle_model: ModelDir) -> None:
+    with pytest.raises(BackendUnavailableError, match="cannot run a onnx model"):
+        create_model(str(onnx_artifact), backend="paddle")
+    with pytest.raises(BackendUnavailableError, match="unknown backend 'tensorflow'"):
+        create_model(str(paddle_model.path), backend="tensorflow")
+
+
+def test_missing_backend_names_the_pip_command(onnx_artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtimes
+
+    monkeypatch.setattr(runtimes, "is_available", lambda name: False)
+    with pytest.raises(BackendUnavailableError, match=r'pip install "edge-sdk\[onnx\]"'):
+        create_model(str(onnx_artifact))

@@ -1,0 +1,62 @@
+"""Runtime backends on the real model: the contract float32[N,3,48,W] -> float32[N,W/8,6625]."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import runtimes
+from edge_sdk.model_dir import ModelDir
+
+BACKEND_FILES = {"paddle": "inference.pdmodel", "onnxruntime": "inference.onnx"}
+
+
+@pytest.fixture(scope="module")
+def model_files(paddle_model: ModelDir, onnx_artifact: Path) -> dict:
+    return {"paddle": paddle_model.model_file, "onnxruntime": onnx_artifact / "inference.onnx"}
+
+
+@pytest.mark.parametrize("backend", sorted(BACKEND_FILES))
+@pytest.mark.parametrize("n,w", [(1, 320), (3, 640), (2, 1000)])
+def test_contract_dynamic_batch_and_width(model_files: dict, backend: str, n: int, w: int) -> None:
+    session = runtimes.load_backend(backend, model_files[backend], threads=1)
+    x = np.random.default_rng(0).uniform(-1, 1, size=(n, 3, 48, w)).astype(np.float32)
+    y = session.run(x)
+    assert y.shape == (n, w // 8, 6625) and y.dtype == np.float32
+    assert np.allclose(y.sum(-1), 1.0, atol=1e-3)  # softmax outputs
+
+
+def test_backends_agree_on_same_input(model_files: dict) -> None:
+    x = np.random.default_rng(1).uniform(-1, 1, size=(2, 3, 48, 320)).astype(np.float32)
+    a = runtimes.load_backend("paddle", model_files["paddle"]).run(x)
+    b = runtimes.load_backend("onnxruntime", model_files["onnxruntime"]).run(x)
+    assert np.abs(a - b).max() < 1e-3
+
+
+def test_threads_are_honoured(model_files: dict) -> None:
+    s = runtimes.load_backend("onnxruntime", model_files["onnxruntime"], threads=1)
+    assert s.describe()["threads"] == 1
+    assert runtimes.load_backend("paddle", model_files["paddle"], threads=0).describe()["threads"] == runtimes.default_threads()
+
+
+def test_registry_errors(model_files: dict) -> None:
+    with pytest.raises(runtimes.BackendNotInstalled, match="unknown backend 'tvm'"):
+        runtimes.load_backend("tvm", model_files["paddle"])
+    with pytest.raises(runtimes.ModelLoadError, match="cannot load inference.pdmodel"):
+        runtimes.load_backend("onnxruntime", model_files["paddle"])
+    with pytest.raises(runtimes.ModelLoadError, match="no device 'npu'"):
+        runtimes.load_backend("onnxruntime", model_files["onnxruntime"], device="npu")
+
+
+def test_corrupt_onnx_file_is_a_load_error(tmp_path: Path) -> None:
+    f = tmp_path / "inference.onnx"
+    f.write_bytes(b"not a protobuf")
+    with pytest.raises(runtimes.ModelLoadError, match="onnxruntime could not load"):
+        runtimes.load_backend("onnxruntime", f)
+
+
+def test_formats_map_to_backends() -> None:
+    assert runtimes.backends_for(Path("a/inference.onnx")) == ["onnxruntime"]
+    assert runtimes.backends_for(Path("a/inference.pdmodel")) == ["paddle"]
+    assert set(runtimes.available_backends()) >= {"paddle", "onnxruntime"}
