@@ -59,3 +59,15 @@ def ic15_val(datasets_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def ic15_val_samples(ic15_val: Path) -> List[Sample]:
     return read_label_file(ic15_val)
+
+
+@pytest.fixture(scope="session")
+def pir_model(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) -> ModelDir:
+    """A PIR copy (inference.json) of the real model, written with paddlepaddle as PaddleX 3.x ships models."""
+    import subprocess
+    import sys
+
+    dest = tmp_path_factory.mktemp("pir") / "PP-OCRv4_mobile_rec_pir"
+    subprocess.run([sys.executable, str(ROOT / "tests" / "make_pir_copy.py"), str(paddle_model.path), str(dest)],
+                   check=True, capture_output=True)
+    return ModelDir.open(dest)
