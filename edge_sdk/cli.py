@@ -14,7 +14,13 @@ from typing import Any, Callable, Optional, Tuple
 
 import click
 
+import runtimes
+
 from .errors import EdgeSDKError
+
+# Kept in step with converters.TARGETS by tests/test_cli.py; the CLI must not import converters
+# (and so paddle) unless `convert` runs.
+CONVERT_TARGETS = ("onnx",)
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -66,7 +72,7 @@ def models() -> None:
 
 @main.command()
 @click.argument("source")
-@click.option("--target", "-t", type=click.Choice(["onnx"]), required=True, help="Artifact format.")
+@click.option("--target", "-t", type=click.Choice(CONVERT_TARGETS), required=True, help="Artifact format.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Artifact directory to write.")
 @click.option("--precision", default="fp32", show_default=True, help="Numeric precision of the artifact.")
@@ -103,7 +109,8 @@ def convert(source: str, target: str, output: Path, precision: str, check_data: 
 @main.command()
 @click.argument("model")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--backend", "-b", default="auto", show_default=True, help="auto, onnxruntime or paddle.")
+@click.option("--backend", "-b", type=click.Choice(["auto", *runtimes.BACKENDS]), default="auto", show_default=True,
+              help="Runtime backend; auto picks the first installed one that reads the model's format.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
 @click.option("--device", default="cpu", show_default=True)

@@ -98,3 +98,15 @@ def test_unknown_model_and_target(tmp_path: Path) -> None:
     assert_one_line_error(cli("predict", "PP-OCRv9_rec", str(SAMPLES_DIR)), r"unknown model 'PP-OCRv9_rec'")
     proc = cli("convert", "PP-OCRv4_mobile_rec", "--target", "tflite", "-o", str(tmp_path / "o"))
     assert proc.returncode == 2 and "Invalid value for '--target'" in proc.stderr
+
+
+def test_cli_targets_match_the_converter_table() -> None:
+    from converters import TARGETS
+    from edge_sdk.cli import CONVERT_TARGETS
+
+    assert set(CONVERT_TARGETS) == set(TARGETS)
+
+
+def test_unknown_backend_is_a_usage_error(onnx_artifact: Path) -> None:
+    proc = cli("predict", str(onnx_artifact), str(SAMPLES_DIR), "--backend", "tensorrt-llm")
+    assert proc.returncode == 2 and "Invalid value for '--backend'" in proc.stderr
