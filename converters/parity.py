@@ -58,6 +58,7 @@ class ParityReport:
             out.append(f"  NaN/Inf outputs           {self.nonfinite_lines} lines: the artifact is broken")
         if self.labelled:
             ref, cand = self.labelled["reference"], self.labelled["candidate"]
+            out.append(f"  acc (PaddleX, no spaces)  reference {100 * ref['acc']:.2f}%  artifact {100 * cand['acc']:.2f}%")
             out.append(f"  exact-match acc           reference {100 * ref['exact_acc']:.2f}%  artifact {100 * cand['exact_acc']:.2f}%")
             out.append(f"  acc / norm_edit_dis delta {100 * (cand['acc'] - ref['acc']):+.2f} pts / "
                        f"{cand['norm_edit_dis'] - ref['norm_edit_dis']:+.4f}")
