@@ -33,6 +33,8 @@ BACKENDS: Dict[str, BackendInfo] = {
     for info in [
         BackendInfo("onnxruntime", "runtimes.onnxruntime_backend:OnnxRuntimeSession", "onnxruntime",
                     'pip install "edge-sdk[onnx]"', (".onnx",)),
+        BackendInfo("openvino", "runtimes.openvino_backend:OpenVINOSession", "openvino",
+                    'pip install "edge-sdk[openvino]"', (".xml", ".onnx")),
         BackendInfo("paddle", "runtimes.paddle_backend:PaddleSession", "paddle",
                     'pip install "edge-sdk[paddle]"', (".pdmodel", ".json")),
     ]
@@ -65,8 +67,8 @@ def backend_class(name: str) -> Type[Session]:
     return getattr(importlib.import_module(module), cls)
 
 
-def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str = "cpu",
-                 extra: Optional[dict] = None) -> Session:
+def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str = "cpu", precision: str = "f32",
+                 cache_dir: Optional[str] = None, extra: Optional[dict] = None) -> Session:
     """Load ``model_file`` with backend ``name``.
 
     Example:
@@ -77,7 +79,9 @@ def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str =
         raise ModelLoadError(
             f"the {name} backend cannot load {Path(model_file).name}; it reads {', '.join(cls.formats)} files."
         )
-    return cls(Path(model_file), BackendOptions(threads=threads, device=device, extra=dict(extra or {})))
+    options = BackendOptions(threads=threads, device=device, precision=precision, cache_dir=cache_dir,
+                             extra=dict(extra or {}))
+    return cls(Path(model_file), options)
 
 
 __all__ = [

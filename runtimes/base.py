@@ -13,7 +13,7 @@ import abc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -50,6 +50,11 @@ class BackendOptions:
 
     threads: int = 0  # 0 = default_threads()
     device: str = "cpu"
+    # Compute precision: "f32" (default: an FP32 artifact gives FP32 results), or "bf16"/"f16" where a
+    # backend and the hardware support it. Backends that cannot honour a request refuse it.
+    precision: str = "f32"
+    # Where a backend may keep compiled models between processes (None = no cache).
+    cache_dir: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def resolved_threads(self) -> int:
@@ -78,8 +83,17 @@ class Session(abc.ABC):
             "backend": self.name,
             "device": self.options.device,
             "threads": self.options.resolved_threads(),
+            "precision": self.options.precision,
             "model_file": str(self.model_file),
         }
+
+    def _require_f32(self) -> None:
+        """For backends that compute in the artifact's own precision only."""
+        if self.options.precision != "f32":
+            raise ModelLoadError(
+                f"the {self.name} backend computes in the artifact's precision; precision "
+                f"{self.options.precision!r} is an OpenVINO setting (use backend='openvino')."
+            )
 
     def close(self) -> None:  # pragma: no cover - most backends free on GC
         """Release native resources early."""

@@ -21,6 +21,7 @@ class OnnxRuntimeSession(Session):
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)
+        self._require_f32()
         import onnxruntime as ort
 
         device = options.device.lower()

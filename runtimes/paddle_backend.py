@@ -26,6 +26,7 @@ class PaddleSession(Session):
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)
+        self._require_f32()
         import paddle.inference as pi
 
         params = Path(model_file).with_suffix(".pdiparams")

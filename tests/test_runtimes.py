@@ -57,6 +57,12 @@ def test_corrupt_onnx_file_is_a_load_error(tmp_path: Path) -> None:
 
 
 def test_formats_map_to_backends() -> None:
-    assert runtimes.backends_for(Path("a/inference.onnx")) == ["onnxruntime"]
+    assert runtimes.backends_for(Path("a/inference.onnx")) == ["onnxruntime", "openvino"]
+    assert runtimes.backends_for(Path("a/inference.xml")) == ["openvino"]
     assert runtimes.backends_for(Path("a/inference.pdmodel")) == ["paddle"]
-    assert set(runtimes.available_backends()) >= {"paddle", "onnxruntime"}
+    assert set(runtimes.available_backends()) >= {"paddle", "onnxruntime", "openvino"}
+
+
+def test_only_openvino_takes_a_reduced_compute_precision(model_files: dict) -> None:
+    with pytest.raises(runtimes.ModelLoadError, match="precision 'bf16' is an OpenVINO setting"):
+        runtimes.load_backend("onnxruntime", model_files["onnxruntime"], precision="bf16")
