@@ -20,14 +20,16 @@ from .zoo import ModelSpec, Preprocess, spec_or_default
 
 # format name -> program file names in a model dir, in the order they are looked for
 FORMATS: Tuple[Tuple[str, str], ...] = (
+    ("openvino", "inference.xml"),
     ("onnx", "inference.onnx"),
     ("paddle-legacy", "inference.pdmodel"),
     ("paddle-pir", "inference.json"),
 )
-SUFFIX_FORMAT = {".onnx": "onnx", ".pdmodel": "paddle-legacy", ".json": "paddle-pir"}
+SUFFIX_FORMAT = {".xml": "openvino", ".onnx": "onnx", ".pdmodel": "paddle-legacy", ".json": "paddle-pir"}
 PADDLE_FORMATS = ("paddle-legacy", "paddle-pir")
 MANIFEST = "manifest.json"
 INFERENCE_YML = "inference.yml"
+OV_RT_INFO_DICT = ["edge_sdk", "character"]  # where the dict travels inside an OpenVINO IR
 DICT_FILE_NAMES = ("dict.txt", "ppocr_keys_v1.txt", "character_dict.txt", "keys.txt")
 
 
@@ -136,6 +138,10 @@ def _find_charset(directory: Path, model_file: Path, fmt: str, yml: Dict[str, An
         chars_meta = onnx_metadata(model_file).get("character")
         if chars_meta:
             return Charset(chars_meta.splitlines()), f"{model_file} metadata"
+    if fmt == "openvino":
+        chars_rt = openvino_rt_info_dict(model_file)
+        if chars_rt:
+            return Charset(chars_rt), f"{model_file} rt_info"
     for name in DICT_FILE_NAMES:
         if (directory / name).is_file():
             return Charset(read_dict_file(directory / name)), str(directory / name)
@@ -158,6 +164,21 @@ def onnx_metadata(model_file: Path) -> Dict[str, str]:
     except Exception as exc:
         raise ModelFormatError(f"{model_file} is not a loadable ONNX model ({str(exc).splitlines()[0]}).") from exc
     return dict(sess.get_modelmeta().custom_metadata_map)
+
+
+def openvino_rt_info_dict(xml_file: Path) -> List[str]:
+    """The dict an edge-sdk IR carries in its rt_info (empty when absent or openvino is missing)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return []
+    try:
+        model = ov.Core().read_model(str(xml_file))
+    except RuntimeError as exc:
+        raise ModelFormatError(f"{xml_file} is not a loadable OpenVINO IR ({str(exc).splitlines()[0]}).") from exc
+    if not model.has_rt_info(OV_RT_INFO_DICT):
+        return []
+    return model.get_rt_info(OV_RT_INFO_DICT).astype(str).split("\n")
 
 
 def inference_yml(model_name: str, characters: List[str], pp: Preprocess) -> Dict[str, Any]:

@@ -13,13 +13,17 @@ import runtimes
 
 from .ctc import Charset, ctc_greedy_decode
 from .errors import BackendUnavailableError, EdgeSDKError, ModelFormatError
-from .hub import resolve
+from .hub import cache_root, resolve
 from .inputs import InputLike, Item, iter_items
 from .model_dir import ModelDir
 from .preprocess import resize_normalize
 from .result import TextRecResult
 
 log = logging.getLogger("edge_sdk.recognizer")
+
+
+def compiled_cache_dir() -> Path:
+    return cache_root() / "compiled"
 
 
 def choose_backend(model: ModelDir, backend: str = "auto") -> str:
@@ -47,11 +51,16 @@ def choose_backend(model: ModelDir, backend: str = "auto") -> str:
 class TextRecognizer:
     """A loaded text-recognition model. Build it with ``edge_sdk.create_model``."""
 
-    def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "cpu") -> None:
+    def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "cpu",
+                 precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto") -> None:
         self.model = model
         self.backend = choose_backend(model, backend)
+        if cache_dir == "auto":
+            cache_dir = compiled_cache_dir()
         try:
-            self.session = runtimes.load_backend(self.backend, model.model_file, threads=threads, device=device)
+            self.session = runtimes.load_backend(self.backend, model.model_file, threads=threads, device=device,
+                                                 precision=precision,
+                                                 cache_dir=str(cache_dir) if cache_dir else None)
         except runtimes.BackendNotInstalled as exc:
             raise BackendUnavailableError(str(exc)) from exc
         except runtimes.ModelLoadError as exc:
@@ -131,7 +140,8 @@ class TextRecognizer:
 
 
 def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
-                 device: str = "cpu", dict_path: Optional[Union[str, Path]] = None) -> TextRecognizer:
+                 device: str = "cpu", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
+                 cache_dir: Optional[Union[str, Path]] = "auto") -> TextRecognizer:
     """Load a model by zoo name or path, PaddleX-style.
 
     Args:
@@ -141,9 +151,13 @@ def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str =
         threads: CPU threads for the backend (0 = all available cores).
         device: ``cpu`` or a device the backend supports.
         dict_path: a character dict file that overrides the model's own.
+        precision: compute precision, ``f32`` (default) or, on OpenVINO where the hardware has it, ``bf16``/``f16``.
+        cache_dir: where backends that compile (OpenVINO) keep compiled models so the next start is fast;
+            ``"auto"`` = ``$EDGE_SDK_HOME/compiled``, None = no cache.
     Example:
         >>> model = create_model("PP-OCRv4_mobile_rec")
         >>> [r.rec_text for r in model.predict("line.png")]
     """
     md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
-    return TextRecognizer(md, backend=backend, threads=threads, device=device)
+    return TextRecognizer(md, backend=backend, threads=threads, device=device, precision=precision,
+                          cache_dir=cache_dir)
