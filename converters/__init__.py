@@ -10,7 +10,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import ConversionError, EdgeSDKError
@@ -26,21 +26,24 @@ log = logging.getLogger("edge_sdk.convert")
 
 @dataclass(frozen=True)
 class Target:
-    """One conversion target: what it writes, which precisions it has, and how it is checked."""
+    """One conversion target: what it writes, from what, in which precisions, and how it is checked."""
 
     name: str
     program_file: str
     precisions: Tuple[str, ...]
+    sources: Tuple[str, ...]  # ModelDir formats it converts from
     backend: str  # the runtime backend that checks (and later runs) the artifact
-    exporter: str  # "module:function" taking (source ModelDir, stage dir, spec opset) -> program path
+    module: str  # exporter module with export(source, stage, precision) and io_spec(program)
     tools: Tuple[str, ...]  # modules whose versions go into the manifest
 
 
 TARGETS: Dict[str, Target] = {
     t.name: t
     for t in [
-        Target("onnx", "inference.onnx", ("fp32",), "onnxruntime", "converters.onnx_export:export_onnx",
-               ("paddle", "paddle2onnx", "onnx", "onnxruntime")),
+        Target("onnx", "inference.onnx", ("fp32",), ("paddle-legacy", "paddle-pir"), "onnxruntime",
+               "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime")),
+        Target("openvino", "inference.xml", ("fp32", "fp16"), ("paddle-legacy", "paddle-pir", "onnx"), "openvino",
+               "converters.openvino_export", ("paddle", "openvino", "paddle2onnx", "onnx")),
     ]
 }
 
@@ -50,11 +53,6 @@ class ConversionResult:
     output: Path
     manifest: Dict[str, Any]
     parity: ParityReport
-
-
-def _exporter(target: Target) -> Callable[..., Path]:
-    module, func = target.exporter.split(":")
-    return getattr(importlib.import_module(module), func)
 
 
 def convert(source: Union[str, Path], target: str, output: Union[str, Path], precision: str = "fp32",
@@ -83,25 +81,46 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
             f"target {target} does not support precision {precision!r}; it supports {', '.join(tgt.precisions)}."
         )
     src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
-    if not src.is_paddle:
-        raise ConversionError(f"{src.path} holds a {src.format} model; convert from a Paddle inference model.")
+    if src.format not in tgt.sources:
+        raise ConversionError(
+            f"{src.path} holds a {src.format} model; the {target} target converts from {', '.join(tgt.sources)}."
+        )
     samples, data_name = _check_samples(check_data, check_limit)
     output = Path(output)
-    reference = TextRecognizer(src, backend="paddle", threads=threads)  # fails early if paddle is missing
+    reference = _reference(src, threads)  # fails early if its backend is missing
+    exporter = importlib.import_module(tgt.module)
     with staged_directory(output) as stage:
-        _exporter(tgt)(src, stage, src.spec.onnx_opset)
+        exporter.export(src, stage, precision)
         write_inference_yml(stage, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
-        candidate = TextRecognizer(ModelDir.open(stage), backend=tgt.backend, threads=threads)
-        report = check_parity(reference, candidate, samples, data_name, src.spec.parity_atol, batch_size)
-        manifest = _manifest(src, tgt, precision, stage, report)
+        # f32 compute: the check measures the conversion, not a device's reduced-precision mode.
+        candidate = TextRecognizer(ModelDir.open(stage), backend=tgt.backend, threads=threads, precision="f32",
+                                   cache_dir=None)
+        report = check_parity(reference, candidate, samples, data_name, src.spec.parity_for(precision), batch_size)
+        manifest = _manifest(src, tgt, precision, stage, report, exporter.io_spec(stage / tgt.program_file))
         write_manifest(stage, manifest)
         if not report.passed and not allow_mismatch:
             raise ConversionError(
-                f"the {target} artifact does not match the source (max abs prob diff {report.max_abs_prob_diff:.3g}, "
-                f"{report.identical_text_pct:.1f}% identical texts); nothing was written "
-                "(pass --allow-mismatch to keep it anyway)."
+                f"the {target} {precision} artifact does not match the source ({'; '.join(report.failures)}); "
+                "nothing was written (pass --allow-mismatch to keep it anyway)."
             )
     return ConversionResult(output=output, manifest=manifest, parity=report)
+
+
+def _reference(src: ModelDir, threads: int) -> TextRecognizer:
+    """The Paddle model behind ``src`` on Paddle Inference; for an ONNX source without a reachable
+    Paddle origin, the ONNX itself on onnxruntime (the parity report names which)."""
+    if src.is_paddle:
+        return TextRecognizer(src, backend="paddle", threads=threads)
+    origin = Path(src.manifest.get("source", {}).get("path", ""))
+    if str(origin) not in ("", ".") and origin.is_dir():
+        try:
+            origin_dir = ModelDir.open(origin)
+        except EdgeSDKError:
+            origin_dir = None
+        if origin_dir is not None and origin_dir.is_paddle:
+            return TextRecognizer(origin_dir, backend="paddle", threads=threads)
+    log.warning("no Paddle origin found for %s; checking against it on onnxruntime", src.path)
+    return TextRecognizer(src, backend="onnxruntime", threads=threads)
 
 
 def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int]) -> Tuple[list, str]:
@@ -114,25 +133,21 @@ def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int])
         raise ConversionError(f"--check-data: {exc}") from exc
 
 
-def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: ParityReport) -> Dict[str, Any]:
-    from .onnx_export import onnx_input_spec
-
-    program = stage / tgt.program_file
-    params = src.model_file.with_suffix(".pdiparams")
+def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: ParityReport,
+              io: Dict[str, Any]) -> Dict[str, Any]:
+    files = [src.model_file] + ([src.model_file.with_suffix(".pdiparams")] if src.is_paddle else [])
     pp = src.preprocess
     io_spec: Dict[str, Any] = {"layout": "NCHW", "height": pp.height, "width": "dynamic",
                                "min_width": pp.min_width, "max_width": pp.max_width, "width_step": pp.width_step,
                                "color": pp.color, "mean": pp.mean, "std": pp.std,
-                               "classes": len(src.charset)}
-    if program.suffix == ".onnx":
-        io_spec.update(onnx_input_spec(program))
+                               "classes": len(src.charset), **io}
     return {
         "model_name": src.model_name or src.spec.name,
         "target": tgt.name,
         "precision": precision,
         "program_file": tgt.program_file,
         "size_bytes": sum(f.stat().st_size for f in stage.iterdir() if f.is_file()),
-        "source": {"path": str(src.path), "format": src.format, "sha256": source_sha256([src.model_file, params])},
+        "source": {"path": str(src.path.resolve()), "format": src.format, "sha256": source_sha256(files)},
         "tools": tool_versions(*tgt.tools),
         "input_spec": io_spec,
         "parity": report.as_dict(),

@@ -19,22 +19,23 @@ from ._native_log import captured_native_output
 ONNX_FILE = "inference.onnx"
 
 
-def _require(module: str, pip: str) -> None:
+def require(module: str, pip: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
         raise BackendUnavailableError(f"converting to ONNX needs '{module}', which is not installed; run: {pip}")
 
 
-def export_onnx(source: ModelDir, stage: Path, opset: int) -> Path:
+def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
     """Write ``stage/inference.onnx`` from a Paddle model dir, with the dict in ``metadata_props``."""
     for module in ("paddle", "paddle2onnx", "onnx"):
-        _require(module, 'pip install "edge-sdk[convert]"')
+        require(module, 'pip install "edge-sdk[convert]"')
     if not source.is_paddle:
         raise ConversionError(f"{source.path} is a {source.format} model; ONNX export needs a Paddle inference model.")
     import paddle2onnx
 
     out = stage / ONNX_FILE
+    opset = source.spec.onnx_opset
     params = source.model_file.with_suffix(".pdiparams")
     os.environ.setdefault("GLOG_minloglevel", "2")
     with captured_native_output() as log:
@@ -69,7 +70,7 @@ def set_metadata(onnx_file: Path, props: Dict[str, str]) -> None:
     onnx.save(model, str(onnx_file))
 
 
-def onnx_input_spec(onnx_file: Path) -> Dict[str, object]:
+def io_spec(onnx_file: Path) -> Dict[str, object]:
     import onnx
 
     model = onnx.load(str(onnx_file), load_external_data=False)

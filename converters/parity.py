@@ -16,6 +16,7 @@ from edge_sdk.metrics import rec_metrics
 from edge_sdk.preprocess import read_image
 from edge_sdk.progress import progress
 from edge_sdk.recognizer import TextRecognizer
+from edge_sdk.zoo import ParityCriteria
 
 CHUNK = 64  # lines held in memory at once: one line's probabilities are T x 6625 floats
 
@@ -32,8 +33,9 @@ class ParityReport:
     p99_abs_prob_diff: float
     worst_line: str
     nonfinite_lines: int
-    tolerance: float
+    criteria: str
     passed: bool
+    failures: List[str] = field(default_factory=list)
     mismatches: List[Dict[str, Any]] = field(default_factory=list)
     labelled: Optional[Dict[str, Dict[str, float]]] = None
 
@@ -51,8 +53,8 @@ class ParityReport:
             f"parity vs {self.reference} on {self.lines} lines ({self.data}):",
             f"  identical texts           {self.identical_text}/{self.lines} = {self.identical_text_pct:.1f}%",
             f"  identical ignoring spaces {self.identical_text_ignoring_spaces}/{self.lines}",
-            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} (tolerance {self.tolerance:g}; "
-            f"p99 {self.p99_abs_prob_diff:.3g}; worst line {self.worst_line})",
+            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} (p99 {self.p99_abs_prob_diff:.3g}; "
+            f"worst line {self.worst_line})",
         ]
         if self.nonfinite_lines:
             out.append(f"  NaN/Inf outputs           {self.nonfinite_lines} lines: the artifact is broken")
@@ -62,12 +64,13 @@ class ParityReport:
             out.append(f"  exact-match acc           reference {100 * ref['exact_acc']:.2f}%  artifact {100 * cand['exact_acc']:.2f}%")
             out.append(f"  acc / norm_edit_dis delta {100 * (cand['acc'] - ref['acc']):+.2f} pts / "
                        f"{cand['norm_edit_dis'] - ref['norm_edit_dis']:+.4f}")
-        out.append(f"  result                    {'PASS' if self.passed else 'FAIL'}")
+        verdict = "PASS" if self.passed else "FAIL: " + "; ".join(self.failures)
+        out.append(f"  result                    {verdict} (criteria: {self.criteria})")
         return "\n".join(out)
 
 
 def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: Sequence[Sample], data_name: str,
-                 tolerance: float, batch_size: int = 8) -> ParityReport:
+                 criteria: ParityCriteria, batch_size: int = 8) -> ParityReport:
     """Run both recognizers over ``samples`` and compare probabilities and texts."""
     ref_texts: List[str] = []
     cand_texts: List[str] = []
@@ -106,12 +109,13 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     max_diff = max(diffs) if diffs else 0.0
     worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
     p99 = float(np.percentile(diffs, 99)) if diffs else 0.0
-    passed = n > 0 and nonfinite == 0 and max_diff <= tolerance
+    failures = criteria.failures(max_diff, identical / n if n else 0.0, nonfinite) if n else ["no lines checked"]
     return ParityReport(
         reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
         p99_abs_prob_diff=p99, worst_line=worst,
-        nonfinite_lines=nonfinite, tolerance=tolerance, passed=passed, mismatches=mismatches, labelled=labelled,
+        nonfinite_lines=nonfinite, criteria=str(criteria), passed=not failures, failures=failures,
+        mismatches=mismatches, labelled=labelled,
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from converters import convert, onnx_export
 from edge_sdk.errors import ConversionError, ModelFormatError
 from edge_sdk.model_dir import ModelDir
-from edge_sdk.zoo import MODELS
+from edge_sdk.zoo import MODELS, ParityCriteria
 
 
 def test_artifact_layout(onnx_artifact: Path) -> None:
@@ -53,7 +53,7 @@ def test_unsupported_target_and_precision(tmp_path: Path, paddle_model: ModelDir
 
 
 def test_converting_an_artifact_is_refused(onnx_artifact: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConversionError, match="holds a onnx model"):
+    with pytest.raises(ConversionError, match="holds a onnx model; the onnx target converts from paddle-legacy"):
         convert(str(onnx_artifact), "onnx", tmp_path / "o")
 
 
@@ -71,11 +71,11 @@ def test_corrupt_source_program_is_refused_before_anything_is_written(paddle_mod
 
 def test_failed_export_leaves_no_artifact_and_no_staging_dir(paddle_model: ModelDir, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    def half_export(source: ModelDir, stage: Path, opset: int) -> Path:
+    def half_export(source: ModelDir, stage: Path, precision: str) -> Path:
         (stage / "inference.onnx").write_bytes(b"partial")
         raise ConversionError("export died half-way")
 
-    monkeypatch.setattr(onnx_export, "export_onnx", half_export)
+    monkeypatch.setattr(onnx_export, "export", half_export)
     out = tmp_path / "out" / "rec-onnx"
     with pytest.raises(ConversionError, match="half-way"):
         convert(str(paddle_model.path), "onnx", out)
@@ -84,10 +84,10 @@ def test_failed_export_leaves_no_artifact_and_no_staging_dir(paddle_model: Model
 
 def test_parity_failure_writes_nothing_unless_allowed(paddle_model: ModelDir, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    strict = dataclasses.replace(MODELS["PP-OCRv4_mobile_rec"], parity_atol=0.0)
+    strict = dataclasses.replace(MODELS["PP-OCRv4_mobile_rec"], parity={"fp32": ParityCriteria(max_abs_prob_diff=0.0)})
     monkeypatch.setitem(MODELS, "PP-OCRv4_mobile_rec", strict)
     out = tmp_path / "rec"
-    with pytest.raises(ConversionError, match="does not match the source.*nothing was written"):
+    with pytest.raises(ConversionError, match=r"does not match the source \(max abs prob diff .* > 0\).*nothing was written"):
         convert(str(paddle_model.path), "onnx", out, check_limit=2)
     assert not out.exists()
     kept = convert(str(paddle_model.path), "onnx", out, check_limit=2, allow_mismatch=True)

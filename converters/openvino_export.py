@@ -1,0 +1,70 @@
+"""Paddle (legacy or PIR) or ONNX -> OpenVINO IR (``inference.xml`` + ``inference.bin``).
+
+OpenVINO's Paddle frontend reads legacy ``inference.pdmodel`` directly but not PIR ``inference.json``
+("Cannot recognize input model"): PIR goes through ONNX first. ``fp16`` compresses the weights to
+float16 in the IR; what the device computes in is a runtime setting (``INFERENCE_PRECISION_HINT``).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Dict, List
+
+from edge_sdk.errors import ConversionError
+from edge_sdk.model_dir import OV_RT_INFO_DICT, ModelDir
+from runtimes.base import first_line
+
+from . import onnx_export
+from ._native_log import captured_native_output
+
+XML_FILE = "inference.xml"
+
+
+def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
+    onnx_export.require("openvino", 'pip install "edge-sdk[openvino]"')
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-ov-") as tmp:
+        if source.format == "paddle-legacy":
+            frontend_input = source.model_file
+            route = "OpenVINO Paddle frontend"
+        elif source.format == "paddle-pir":
+            frontend_input = onnx_export.export(source, Path(tmp))
+            route = "paddle2onnx, then OpenVINO ONNX frontend (the Paddle frontend cannot read PIR)"
+        elif source.format == "onnx":
+            frontend_input = source.model_file
+            route = "OpenVINO ONNX frontend"
+        else:
+            raise ConversionError(f"{source.path} is a {source.format} model; OpenVINO export reads Paddle or ONNX.")
+        with captured_native_output() as log:
+            try:
+                model = ov.convert_model(str(frontend_input))
+            except Exception as exc:  # OpenVINO raises OpConversionFailure and plain RuntimeErrors
+                raise ConversionError(f"OpenVINO could not convert {frontend_input.name} ({first_line(exc)}).") from exc
+        inp = model.inputs[0]
+        shape = inp.get_partial_shape()
+        if shape.rank.is_static and shape.rank.get_length() == 4 and shape[2].is_dynamic:
+            model.reshape({inp.get_any_name(): [-1, 3, source.preprocess.height, -1]})
+        model.set_rt_info("\n".join(source.charset.dict_characters), OV_RT_INFO_DICT)
+        model.set_rt_info(source.model_name or "", ["edge_sdk", "model_name"])
+        model.set_rt_info(route, ["edge_sdk", "conversion_route"])
+        out = stage / XML_FILE
+        ov.save_model(model, str(out), compress_to_fp16=(precision == "fp16"))
+    if not out.is_file() or not out.with_suffix(".bin").is_file():
+        raise ConversionError(f"OpenVINO wrote no IR for {source.model_file}; its last output was:\n{log.tail()}")
+    return out
+
+
+def io_spec(xml_file: Path) -> Dict[str, object]:
+    import openvino as ov
+
+    model = ov.Core().read_model(str(xml_file))
+
+    def dims(port) -> List[object]:  # type: ignore[no-untyped-def]
+        return [d.get_length() if d.is_static else "?" for d in port.get_partial_shape()]
+
+    return {
+        "inputs": {p.get_any_name(): dims(p) for p in model.inputs},
+        "outputs": {p.get_any_name(): dims(p) for p in model.outputs},
+        "conversion_route": model.get_rt_info(["edge_sdk", "conversion_route"]).astype(str),
+    }
