@@ -20,7 +20,7 @@ from .errors import EdgeSDKError
 
 # Kept in step with converters.TARGETS by tests/test_cli.py; the CLI must not import converters
 # (and so paddle) unless `convert` runs.
-CONVERT_TARGETS = ("onnx",)
+CONVERT_TARGETS = ("onnx", "openvino")
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +75,8 @@ def models() -> None:
 @click.option("--target", "-t", type=click.Choice(CONVERT_TARGETS), required=True, help="Artifact format.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Artifact directory to write.")
-@click.option("--precision", default="fp32", show_default=True, help="Numeric precision of the artifact.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+              help="Precision of the artifact's weights (fp16: OpenVINO only).")
 @click.option("--check-data", type=click.Path(exists=True, path_type=Path),
               help="Label file, dataset dir or image folder for the parity check [default: SDK samples].")
 @click.option("--check-limit", type=click.IntRange(min=1), help="Check only the first N lines.")
@@ -90,7 +91,7 @@ def convert(source: str, target: str, output: Path, precision: str, check_data: 
             allow_mismatch: bool) -> None:
     """Convert SOURCE (zoo name or Paddle inference dir) and check it against the Paddle reference.
 
-    Example: edge-sdk convert PP-OCRv4_mobile_rec --target onnx -o out/rec-onnx
+    Example: edge-sdk convert PP-OCRv4_mobile_rec --target openvino -o out/rec-ov
     """
     from converters import convert as run_convert
 
@@ -113,7 +114,12 @@ def convert(source: str, target: str, output: Path, precision: str, check_data: 
               help="Runtime backend; auto picks the first installed one that reads the model's format.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, or gpu/npu/auto where the backend has them.")
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True,
+              help="Compute precision (bf16/f16: OpenVINO, where the hardware has it).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Compiled-model cache for OpenVINO [default: $EDGE_SDK_HOME/compiled].")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the compiled-model cache.")
 @click.option("--dict", "dict_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Character dict overriding the model's.")
 @click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -121,14 +127,16 @@ def convert(source: str, target: str, output: Path, precision: str, check_data: 
 @click.option("--json", "as_json", is_flag=True, help="Print one PaddleX-style JSON object per line.")
 @_friendly_errors
 def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, threads: int, device: str,
-            dict_path: Optional[Path], save_dir: Optional[Path], as_json: bool) -> None:
+            precision: str, cache_dir: Optional[Path], no_cache: bool, dict_path: Optional[Path],
+            save_dir: Optional[Path], as_json: bool) -> None:
     """Recognize the text in INPUTS (images, folders, label files) with MODEL (zoo name or path).
 
     Example: edge-sdk predict out/rec-onnx line.png --save-dir out/pred
     """
     from .recognizer import create_model
 
-    rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path)
+    rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path,
+                       precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"))
     logging.getLogger("edge_sdk").info("running %s", rec.describe())
     for res in rec.predict(list(inputs), batch_size=batch_size, keep_images=save_dir is not None):
         if as_json:
