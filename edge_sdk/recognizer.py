@@ -61,7 +61,7 @@ class TextRecognizer:
             self.session = runtimes.load_backend(self.backend, model.model_file, threads=threads, device=device,
                                                  precision=precision,
                                                  cache_dir=str(cache_dir) if cache_dir else None)
-        except runtimes.BackendNotInstalled as exc:
+        except (runtimes.BackendNotInstalled, runtimes.DeviceUnavailable) as exc:
             raise BackendUnavailableError(str(exc)) from exc
         except runtimes.ModelLoadError as exc:
             raise ModelFormatError(str(exc)) from exc

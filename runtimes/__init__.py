@@ -13,6 +13,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Type
 from .base import (
     BackendNotInstalled,
     BackendOptions,
+    DeviceUnavailable,
     ModelLoadError,
     RuntimeErrorBase,
     Session,
@@ -85,7 +86,7 @@ def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str =
 
 
 __all__ = [
-    "BACKENDS", "BackendInfo", "BackendNotInstalled", "BackendOptions", "ModelLoadError", "RuntimeErrorBase",
+    "BACKENDS", "BackendInfo", "BackendNotInstalled", "BackendOptions", "DeviceUnavailable", "ModelLoadError", "RuntimeErrorBase",
     "Session", "available_backends", "backend_class", "backends_for", "default_threads", "is_available",
     "load_backend",
 ]

@@ -26,6 +26,10 @@ class BackendNotInstalled(RuntimeErrorBase):
     """The Python package behind a backend is not importable."""
 
 
+class DeviceUnavailable(RuntimeErrorBase):
+    """The requested device (or compute precision on it) is not present on this machine."""
+
+
 class ModelLoadError(RuntimeErrorBase):
     """The backend could not load the model file."""
 
@@ -90,7 +94,7 @@ class Session(abc.ABC):
     def _require_f32(self) -> None:
         """For backends that compute in the artifact's own precision only."""
         if self.options.precision != "f32":
-            raise ModelLoadError(
+            raise DeviceUnavailable(
                 f"the {self.name} backend computes in the artifact's precision; precision "
                 f"{self.options.precision!r} is an OpenVINO setting (use backend='openvino')."
             )

@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .base import BackendOptions, ModelLoadError, Session, first_line
+from .base import BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
 
 _DEVICE_PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -26,13 +26,13 @@ class OnnxRuntimeSession(Session):
 
         device = options.device.lower()
         if device not in _DEVICE_PROVIDERS:
-            raise ModelLoadError(
+            raise DeviceUnavailable(
                 f"onnxruntime has no device {options.device!r}; use one of {', '.join(_DEVICE_PROVIDERS)}."
             )
         wanted = _DEVICE_PROVIDERS[device]
         available = set(ort.get_available_providers())
         if wanted[0] not in available:
-            raise ModelLoadError(
+            raise DeviceUnavailable(
                 f"onnxruntime here has no {wanted[0]} (it has {', '.join(sorted(available))}); "
                 "install the onnxruntime build for that device or use device='cpu'."
             )

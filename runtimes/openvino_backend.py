@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .base import BackendOptions, ModelLoadError, Session, first_line
+from .base import BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
 
 # our device names -> OpenVINO's
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
@@ -29,20 +29,20 @@ class OpenVINOSession(Session):
 
         device = _DEVICES.get(options.device.lower())
         if device is None:
-            raise ModelLoadError(f"OpenVINO has no device {options.device!r}; use one of {', '.join(_DEVICES)}.")
+            raise DeviceUnavailable(f"OpenVINO has no device {options.device!r}; use one of {', '.join(_DEVICES)}.")
         ov_core = ov.Core()
         present: List[str] = list(ov_core.available_devices)
         if device != "AUTO" and not any(d.split(".")[0] == device for d in present):
-            raise ModelLoadError(
+            raise DeviceUnavailable(
                 f"OpenVINO finds no {device} device here (it sees {', '.join(present) or 'none'}); use device='cpu'."
             )
         precision = options.precision.lower()
         if precision not in _PRECISION_CAPS:
-            raise ModelLoadError(f"unknown precision {options.precision!r}; use one of {', '.join(_PRECISION_CAPS)}.")
+            raise DeviceUnavailable(f"unknown precision {options.precision!r}; use one of {', '.join(_PRECISION_CAPS)}.")
         if device != "AUTO":
             caps = ov_core.get_property(device, "OPTIMIZATION_CAPABILITIES")
             if _PRECISION_CAPS[precision] not in caps:
-                raise ModelLoadError(
+                raise DeviceUnavailable(
                     f"OpenVINO {device} here cannot compute in {precision} (it supports {', '.join(caps)}); use 'f32'."
                 )
         config: Dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}

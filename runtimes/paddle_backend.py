@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .base import BackendOptions, ModelLoadError, Session, first_line
+from .base import BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
 
 # Paddle's C++ logging is on by default and prints every IR pass; keep it for errors only.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -42,7 +42,7 @@ class PaddleSession(Session):
         elif device in ("gpu", "cuda"):
             config.enable_use_gpu(256, 0)
         else:
-            raise ModelLoadError(f"the paddle backend has no device {options.device!r}; use 'cpu' or 'gpu'.")
+            raise DeviceUnavailable(f"the paddle backend has no device {options.device!r}; use 'cpu' or 'gpu'.")
         # No enable_memory_optim(): it corrupts results when two predictors share a process.
         try:
             self._predictor = pi.create_predictor(config)

@@ -45,7 +45,7 @@ def test_registry_errors(model_files: dict) -> None:
         runtimes.load_backend("tvm", model_files["paddle"])
     with pytest.raises(runtimes.ModelLoadError, match="cannot load inference.pdmodel"):
         runtimes.load_backend("onnxruntime", model_files["paddle"])
-    with pytest.raises(runtimes.ModelLoadError, match="no device 'npu'"):
+    with pytest.raises(runtimes.DeviceUnavailable, match="no device 'npu'"):
         runtimes.load_backend("onnxruntime", model_files["onnxruntime"], device="npu")
 
 
@@ -64,5 +64,5 @@ def test_formats_map_to_backends() -> None:
 
 
 def test_only_openvino_takes_a_reduced_compute_precision(model_files: dict) -> None:
-    with pytest.raises(runtimes.ModelLoadError, match="precision 'bf16' is an OpenVINO setting"):
+    with pytest.raises(runtimes.DeviceUnavailable, match="precision 'bf16' is an OpenVINO setting"):
         runtimes.load_backend("onnxruntime", model_files["onnxruntime"], precision="bf16")
