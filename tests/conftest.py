@@ -71,3 +71,14 @@ def pir_model(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) 
     subprocess.run([sys.executable, str(ROOT / "tests" / "make_pir_copy.py"), str(paddle_model.path), str(dest)],
                    check=True, capture_output=True)
     return ModelDir.open(dest)
+
+
+@pytest.fixture(scope="session")
+def ov_artifact(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) -> Path:
+    """An OpenVINO FP32 IR converted from the real model (legacy program, OpenVINO's Paddle frontend)."""
+    from converters import convert
+
+    out = tmp_path_factory.mktemp("artifacts") / "rec-ov"
+    result = convert(str(paddle_model.path), "openvino", out)
+    assert result.parity.passed, result.parity.summary()
+    return out

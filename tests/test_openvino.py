@@ -1,0 +1,135 @@
+"""OpenVINO IR: conversion from every source format, the backend's precision and device handling, the cache."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import pytest
+
+import runtimes
+from converters import convert
+from edge_sdk import create_model
+from edge_sdk.datasets import SAMPLES_DIR
+from edge_sdk.errors import BackendUnavailableError, ConversionError, ModelFormatError
+from edge_sdk.model_dir import OV_RT_INFO_DICT, ModelDir
+
+CPU_CAPS = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def texts(model_path: Path, **kwargs: object) -> list:
+    return [r.rec_text for r in create_model(str(model_path), **kwargs).predict(str(SAMPLES_DIR))]
+
+
+def test_ir_layout_and_manifest(ov_artifact: Path) -> None:
+    assert sorted(p.name for p in ov_artifact.iterdir()) == ["inference.bin", "inference.xml", "inference.yml",
+                                                             "manifest.json"]
+    m = json.loads((ov_artifact / "manifest.json").read_text())
+    assert m["target"] == "openvino" and m["precision"] == "fp32" and "openvino" in m["tools"]
+    assert m["input_spec"]["inputs"]["x"] == ["?", 3, 48, "?"]  # N and W dynamic
+    assert m["input_spec"]["conversion_route"] == "OpenVINO Paddle frontend"
+    assert m["parity"]["passed"] and m["parity"]["identical_text"] == 8
+
+
+def test_dict_travels_in_rt_info(ov_artifact: Path, paddle_model: ModelDir, tmp_path: Path) -> None:
+    model = ov.Core().read_model(str(ov_artifact / "inference.xml"))
+    assert model.get_rt_info(OV_RT_INFO_DICT).astype(str).split("\n") == paddle_model.charset.dict_characters
+    for name in ("inference.xml", "inference.bin"):  # an IR without inference.yml still finds its dict
+        shutil.copy(ov_artifact / name, tmp_path / name)
+    md = ModelDir.open(tmp_path)
+    assert md.format == "openvino" and md.dict_source.endswith("rt_info") and len(md.charset) == 6625
+
+
+def test_openvino_gives_the_same_texts_as_onnx(ov_artifact: Path, onnx_artifact: Path) -> None:
+    assert texts(ov_artifact, backend="openvino") == texts(onnx_artifact, backend="onnxruntime")
+    # the openvino backend also runs the ONNX artifact directly
+    assert texts(onnx_artifact, backend="openvino") == texts(onnx_artifact, backend="onnxruntime")
+
+
+def test_backend_contract_and_f32_by_default(ov_artifact: Path) -> None:
+    s = runtimes.load_backend("openvino", ov_artifact / "inference.xml", threads=1)
+    assert s.describe()["precision"] == "f32" and s.describe()["threads"] == 1
+    for n, w in [(1, 320), (3, 800)]:
+        y = s.run(np.zeros((n, 3, 48, w), np.float32))
+        assert y.shape == (n, w // 8, 6625)
+
+
+@pytest.mark.parametrize("precision,cap", [("bf16", "BF16"), ("f16", "FP16")])
+def test_reduced_compute_precision_only_where_the_cpu_has_it(ov_artifact: Path, precision: str, cap: str) -> None:
+    xml = ov_artifact / "inference.xml"
+    if cap in CPU_CAPS:
+        s = runtimes.load_backend("openvino", xml, precision=precision)
+        assert s.describe()["precision"] == precision
+        assert s.run(np.zeros((1, 3, 48, 320), np.float32)).shape == (1, 40, 6625)
+    else:
+        with pytest.raises(runtimes.DeviceUnavailable, match=f"cannot compute in {precision}"):
+            runtimes.load_backend("openvino", xml, precision=precision)
+
+
+def test_absent_device_is_reported(ov_artifact: Path) -> None:
+    present = ov.Core().available_devices
+    if any(d.startswith("GPU") for d in present):
+        pytest.skip("this machine has an OpenVINO GPU; the absent-device message cannot be shown here")
+    with pytest.raises(BackendUnavailableError, match=r"finds no GPU device here \(it sees CPU"):
+        create_model(str(ov_artifact), device="gpu")
+    with pytest.raises(BackendUnavailableError, match="no device 'tpu'"):
+        create_model(str(ov_artifact), device="tpu")
+
+
+def test_compiled_model_cache_is_written_and_reused(ov_artifact: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = texts(ov_artifact, cache_dir=cache)
+    blobs = list(cache.glob("*.blob"))
+    assert blobs, "OpenVINO wrote no compiled blob"
+    stamp = [b.stat().st_mtime_ns for b in blobs]
+    assert texts(ov_artifact, cache_dir=cache) == first
+    assert [b.stat().st_mtime_ns for b in cache.glob("*.blob")] == stamp  # read, not rewritten
+
+
+def test_fp16_weights_halve_the_size(paddle_model: ModelDir, ov_artifact: Path, tmp_path: Path) -> None:
+    r = convert(str(paddle_model.path), "openvino", tmp_path / "rec-ov-fp16", precision="fp16")
+    size32 = (ov_artifact / "inference.bin").stat().st_size
+    size16 = (tmp_path / "rec-ov-fp16" / "inference.bin").stat().st_size
+    assert 0.45 < size16 / size32 < 0.55
+    assert r.parity.passed and r.manifest["precision"] == "fp16"
+    assert "identical texts >= 95%" in r.parity.criteria
+
+
+def test_pir_source_goes_through_onnx(pir_model: ModelDir, tmp_path: Path) -> None:
+    r = convert(str(pir_model.path), "openvino", tmp_path / "rec-ov-pir")
+    assert r.parity.passed and r.manifest["source"]["format"] == "paddle-pir"
+    assert r.manifest["input_spec"]["conversion_route"].startswith("paddle2onnx, then OpenVINO ONNX frontend")
+    assert r.manifest["input_spec"]["inputs"]["x"] == ["?", 3, 48, "?"]
+    assert texts(tmp_path / "rec-ov-pir") == texts(pir_model.path)
+
+
+def test_onnx_artifact_source_is_checked_against_its_paddle_origin(onnx_artifact: Path, tmp_path: Path) -> None:
+    r = convert(str(onnx_artifact), "openvino", tmp_path / "from-onnx")
+    assert r.parity.passed and r.parity.reference.startswith("paddle")
+    assert r.manifest["input_spec"]["conversion_route"] == "OpenVINO ONNX frontend"
+
+
+def test_bare_onnx_file_source_without_origin(onnx_artifact: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "rec.onnx"
+    shutil.copy(onnx_artifact / "inference.onnx", bare)
+    r = convert(str(bare), "openvino", tmp_path / "from-bare")
+    assert r.parity.passed and r.parity.reference.startswith("onnxruntime")
+
+
+def test_fp16_is_refused_for_onnx_and_openvino_ir_is_not_a_source(ov_artifact: Path, paddle_model: ModelDir,
+                                                                  tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match="target onnx does not support precision 'fp16'"):
+        convert(str(paddle_model.path), "onnx", tmp_path / "o", precision="fp16")
+    with pytest.raises(ConversionError, match="holds a openvino model"):
+        convert(str(ov_artifact), "openvino", tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_corrupt_ir_is_a_clear_error(ov_artifact: Path, tmp_path: Path) -> None:
+    shutil.copy(ov_artifact / "inference.yml", tmp_path)
+    (tmp_path / "inference.xml").write_text("<net>broken")
+    (tmp_path / "inference.bin").write_bytes(b"")
+    with pytest.raises(ModelFormatError, match="OpenVINO could not load"):
+        create_model(str(tmp_path))
