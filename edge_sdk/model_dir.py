@@ -30,6 +30,9 @@ PADDLE_FORMATS = ("paddle-legacy", "paddle-pir")
 MANIFEST = "manifest.json"
 INFERENCE_YML = "inference.yml"
 OV_RT_INFO_DICT = ["edge_sdk", "character"]  # where the dict travels inside an OpenVINO IR
+# libyaml's safe loader reads a 6623-entry dict ~20x faster than pure Python (start-up time on a Pi).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 DICT_FILE_NAMES = ("dict.txt", "ppocr_keys_v1.txt", "character_dict.txt", "keys.txt")
 
 
@@ -106,7 +109,7 @@ def read_inference_yml(directory: Path) -> Dict[str, Any]:
     if not f.is_file():
         return {}
     try:
-        data = yaml.safe_load(f.read_text(encoding="utf-8"))
+        data = yaml.load(f.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ModelFormatError(f"{f} is not valid YAML ({exc}); restore it from the model package.") from exc
     return data if isinstance(data, dict) else {}
@@ -199,7 +202,7 @@ def inference_yml(model_name: str, characters: List[str], pp: Preprocess) -> Dic
 def write_inference_yml(directory: Path, model_name: str, characters: List[str], pp: Preprocess) -> Path:
     f = Path(directory) / INFERENCE_YML
     f.write_text(
-        yaml.safe_dump(inference_yml(model_name, characters, pp), allow_unicode=True, sort_keys=False),
+        yaml.dump(inference_yml(model_name, characters, pp), Dumper=_YAML_DUMPER, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
     return f

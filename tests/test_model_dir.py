@@ -86,3 +86,12 @@ def test_corrupt_inference_yml(paddle_model: ModelDir, tmp_path: Path) -> None:
     (d / "inference.yml").write_text("Global: [unclosed\n", encoding="utf-8")
     with pytest.raises(ModelFormatError, match="not valid YAML"):
         ModelDir.open(d)
+
+
+def test_inference_yml_round_trips_awkward_characters(tmp_path: Path) -> None:
+    from edge_sdk.model_dir import read_inference_yml, write_inference_yml
+    from edge_sdk.zoo import Preprocess
+
+    chars = [":", "'", '"', "yes", "no", "0", "1.5", "~", "null", "\\", "#", "-", "、", "\u3000", "é", "𠀀", "[", "{"]
+    write_inference_yml(tmp_path, "m", chars, Preprocess())
+    assert read_inference_yml(tmp_path)["PostProcess"]["character_dict"] == chars
