@@ -43,3 +43,29 @@ def test_batch_invariance_and_accuracy(ic15_conversion, ic15_val_samples: List[S
     # PP-OCRv4_mobile_rec on IC15 val is ~65% (TOOLCHAIN.md, measured with the same 320 floor);
     # far outside this band means preprocessing or decoding broke, not the model.
     assert 0.60 < m.exact_acc < 0.70
+
+
+@pytest.fixture(scope="module")
+def ic15_openvino(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir, ic15_val: Path):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("ic15-ov")
+    fp32 = convert(str(paddle_model.path), "openvino", out / "rec-ov", check_data=ic15_val)
+    fp16 = convert(str(paddle_model.path), "openvino", out / "rec-ov-fp16", precision="fp16", check_data=ic15_val)
+    return fp32, fp16
+
+
+def test_openvino_parity_over_all_val_lines(ic15_openvino) -> None:  # type: ignore[no-untyped-def]
+    fp32, fp16 = ic15_openvino
+    print("\nFP32 IR\n" + fp32.parity.summary() + "\nFP16 IR\n" + fp16.parity.summary())
+    assert fp32.parity.lines == fp16.parity.lines == 2077
+    assert fp32.parity.identical_text == 2077 and fp32.parity.max_abs_prob_diff <= 3e-3
+    assert fp32.parity.labelled["candidate"] == fp32.parity.labelled["reference"]
+    assert fp16.parity.passed and fp16.parity.identical_text_pct >= 95.0
+    acc_drop = fp16.parity.labelled["reference"]["exact_acc"] - fp16.parity.labelled["candidate"]["exact_acc"]
+    assert abs(acc_drop) <= 0.01  # FP16 weights cost at most a point of accuracy here
+
+
+def test_openvino_prints_the_same_texts_as_onnx(ic15_openvino, ic15_conversion, ic15_val: Path) -> None:  # type: ignore[no-untyped-def]
+    fp32, _ = ic15_openvino
+    ov_texts = [r.rec_text for r in create_model(str(fp32.output), backend="openvino").predict(str(ic15_val), batch_size=8)]
+    onnx_texts = [r.rec_text for r in create_model(str(ic15_conversion.output)).predict(str(ic15_val), batch_size=8)]
+    assert ov_texts == onnx_texts
