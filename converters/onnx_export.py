@@ -14,7 +14,7 @@ from typing import Dict, List
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import ModelDir
 
-from ._native_log import captured_native_output
+from edge_sdk._native_log import captured_native_output
 
 ONNX_FILE = "inference.onnx"
 

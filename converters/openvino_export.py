@@ -15,7 +15,7 @@ from edge_sdk.model_dir import OV_RT_INFO_DICT, ModelDir
 from runtimes.base import first_line
 
 from . import onnx_export
-from ._native_log import captured_native_output
+from edge_sdk._native_log import captured_native_output
 
 XML_FILE = "inference.xml"
 

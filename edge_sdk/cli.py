@@ -45,6 +45,9 @@ def main(verbose: bool) -> None:
     """Convert PaddleOCR text-recognition models and run them on edge devices."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="edge-sdk: %(message)s",
                         stream=sys.stderr)
+    from . import preprocess
+
+    preprocess.QUIET_DECODER_STDERR = not verbose
 
 
 @main.command()

@@ -14,7 +14,12 @@ from typing import Iterator, Tuple, Union
 import cv2
 import numpy as np
 
+from ._native_log import captured_native_output
 from .errors import InputError
+
+# Set by the CLI (a single-threaded process that owns its stderr): hide what native image decoders
+# print on corrupt files, since the InputError says it in one line. Libraries leave stderr alone.
+QUIET_DECODER_STDERR = False
 from .zoo import Preprocess
 
 
@@ -29,7 +34,11 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
     if data.size == 0:
         raise InputError(f"image file {p} is empty (0 bytes).")
     with _opencv_quiet():  # OpenCV logs its own warnings on corrupt files; our error says it once
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if QUIET_DECODER_STDERR:
+            with captured_native_output():  # libpng in OpenCV 4.x prints to fd 2 itself
+                img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        else:
+            img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"{p} is not a readable image (corrupt, truncated, or not an image format OpenCV knows).")
     return to_bgr(img, str(p))
