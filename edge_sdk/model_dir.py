@@ -21,11 +21,12 @@ from .zoo import ModelSpec, Preprocess, spec_or_default
 # format name -> program file names in a model dir, in the order they are looked for
 FORMATS: Tuple[Tuple[str, str], ...] = (
     ("openvino", "inference.xml"),
+    ("paddlelite", "inference.nb"),
     ("onnx", "inference.onnx"),
     ("paddle-legacy", "inference.pdmodel"),
     ("paddle-pir", "inference.json"),
 )
-SUFFIX_FORMAT = {".xml": "openvino", ".onnx": "onnx", ".pdmodel": "paddle-legacy", ".json": "paddle-pir"}
+SUFFIX_FORMAT = {".nb": "paddlelite", ".xml": "openvino", ".onnx": "onnx", ".pdmodel": "paddle-legacy", ".json": "paddle-pir"}
 PADDLE_FORMATS = ("paddle-legacy", "paddle-pir")
 MANIFEST = "manifest.json"
 INFERENCE_YML = "inference.yml"
@@ -52,6 +53,11 @@ class ModelDir:
     @property
     def preprocess(self) -> Preprocess:
         return self.spec.preprocess
+
+    @property
+    def runtime_hints(self) -> Dict[str, Any]:
+        """What the manifest tells a backend about running this artifact (e.g. Paddle Lite's valid places)."""
+        return dict(self.manifest.get("runtime") or {})
 
     @property
     def is_paddle(self) -> bool:

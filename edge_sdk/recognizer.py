@@ -60,7 +60,8 @@ class TextRecognizer:
         try:
             self.session = runtimes.load_backend(self.backend, model.model_file, threads=threads, device=device,
                                                  precision=precision,
-                                                 cache_dir=str(cache_dir) if cache_dir else None)
+                                                 cache_dir=str(cache_dir) if cache_dir else None,
+                                                 extra=model.runtime_hints)
         except (runtimes.BackendNotInstalled, runtimes.DeviceUnavailable) as exc:
             raise BackendUnavailableError(str(exc)) from exc
         except runtimes.ModelLoadError as exc:

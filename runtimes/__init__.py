@@ -36,6 +36,8 @@ BACKENDS: Dict[str, BackendInfo] = {
                     'pip install "edge-sdk[onnx]"', (".onnx",)),
         BackendInfo("openvino", "runtimes.openvino_backend:OpenVINOSession", "openvino",
                     'pip install "edge-sdk[openvino]"', (".xml", ".onnx")),
+        BackendInfo("paddlelite", "runtimes.paddlelite_backend:PaddleLiteSession", "paddlelite",
+                    'pip install "edge-sdk[paddlelite]" (Python <= 3.10)', (".nb",)),
         BackendInfo("paddle", "runtimes.paddle_backend:PaddleSession", "paddle",
                     'pip install "edge-sdk[paddle]"', (".pdmodel", ".json")),
     ]

@@ -1,0 +1,112 @@
+"""Paddle Lite backend: loads ``inference.nb`` (an ``opt``-optimized naive-buffer model).
+
+Three traps of the Python binding (paddlelite 2.13rc0, measured on x86) are handled here:
+- with numpy 2 it returns silent garbage (NaN from the first conv): refused, with the pip line;
+- a predictor is right only for the first input shape it sees, and shrinking W after a larger one can
+  crash the process: one predictor per input shape, kept in a small LRU;
+- weight-only INT8 ``.nb`` outputs NaN on x86: the converter's parity check catches that.
+An ``.nb`` is tied to the ``opt`` version and the places (arm, x86, ...) it was built for; both are
+checked against this machine before anything is loaded, from the hints the artifact's manifest gives.
+"""
+from __future__ import annotations
+
+import platform
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from .base import BackendNotInstalled, BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
+
+MAX_PREDICTORS = 16  # one per (N, W) seen; each holds its own copy of the ~11 MB weights
+
+
+def machine_place() -> str:
+    """The Paddle Lite place family of this CPU: ``arm`` or ``x86``."""
+    m = platform.machine().lower()
+    if m in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return "x86"
+    if m.startswith(("arm", "aarch64")):
+        return "arm"
+    return m
+
+
+def runtime_version() -> Optional[str]:
+    """What ``opt`` in this paddlelite reports (``v2.13-rc``), None if the build has no ``Opt``."""
+    try:
+        from paddlelite.lite import Opt
+
+        return str(Opt().version())
+    except (ImportError, AttributeError):
+        return None
+
+
+class PaddleLiteSession(Session):
+    name = "paddlelite"
+    formats = (".nb",)
+
+    def __init__(self, model_file: Path, options: BackendOptions) -> None:
+        super().__init__(model_file, options)
+        self._require_f32()
+        if options.device.lower() != "cpu":
+            raise DeviceUnavailable(f"the paddlelite backend here runs on the CPU only, not {options.device!r}.")
+        if int(np.__version__.split(".")[0]) >= 2:
+            raise BackendNotInstalled(
+                f"Paddle Lite's Python binding returns wrong numbers with numpy {np.__version__}; "
+                "run: pip install 'numpy<2'"
+            )
+        from paddlelite import lite
+
+        self._lite = lite
+        places = str(options.extra.get("valid_places") or "")
+        here = machine_place()
+        if places and here not in [p.strip() for p in places.split(",")]:
+            raise DeviceUnavailable(
+                f"{Path(model_file).name} was built for {places} and this machine is {platform.machine()} ({here}); "
+                f"convert it with --valid-places {here} to run it here."
+            )
+        built_with = options.extra.get("opt_version")
+        running = runtime_version()
+        if built_with and running and built_with != running:
+            raise ModelLoadError(
+                f"{Path(model_file).name} was optimized by opt {built_with} but this Paddle Lite is {running}; "
+                "re-run the conversion with the same Paddle Lite version as the device."
+            )
+        self._model_bytes = Path(model_file).read_bytes()
+        self._predictors: "OrderedDict[Tuple[int, ...], Any]" = OrderedDict()
+        self._predictor_for((1, 3, 48, 320))  # fail here, not on the first run, if the file is bad
+
+    def _predictor_for(self, shape: Tuple[int, ...]) -> Any:
+        pred = self._predictors.get(shape)
+        if pred is not None:
+            self._predictors.move_to_end(shape)
+            return pred
+        config = self._lite.MobileConfig()
+        config.set_model_from_buffer(self._model_bytes)
+        if hasattr(config, "set_threads"):  # ARM builds have it; the x86 wheel's MobileConfig does not
+            config.set_threads(self.options.resolved_threads())
+        if hasattr(config, "set_power_mode"):
+            mode = str(self.options.extra.get("power_mode", "LITE_POWER_HIGH"))
+            config.set_power_mode(getattr(self._lite.PowerMode, mode))
+        try:
+            pred = self._lite.create_paddle_predictor(config)
+        except Exception as exc:  # the binding raises RuntimeError or plain Exception
+            raise ModelLoadError(f"Paddle Lite could not load {self.model_file}: {first_line(exc)}") from exc
+        self._predictors[shape] = pred
+        if len(self._predictors) > MAX_PREDICTORS:
+            self._predictors.popitem(last=False)
+        return pred
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        pred = self._predictor_for(tuple(batch.shape))
+        pred.get_input(0).from_numpy(batch)
+        pred.run()
+        return np.array(pred.get_output(0).numpy(), dtype=np.float32, copy=True)
+
+    def describe(self) -> Dict[str, Any]:
+        info = super().describe()
+        info.update({"version": runtime_version(), "place": machine_place(),
+                     "threads_honoured": hasattr(self._lite.MobileConfig(), "set_threads")})
+        return info
