@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 from edge_sdk.datasets import Sample, default_samples, load_samples
-from edge_sdk.errors import ConversionError, EdgeSDKError
+from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.hub import resolve
 from edge_sdk.model_dir import ModelDir, write_inference_yml
 from edge_sdk.recognizer import TextRecognizer
@@ -35,6 +35,7 @@ class Target:
     backend: str  # the runtime backend that checks (and later runs) the artifact
     module: str  # exporter module with export(source, stage, precision) and io_spec(program)
     tools: Tuple[str, ...]  # modules whose versions go into the manifest
+    options: Tuple[str, ...] = ()  # target-only options convert() accepts
 
 
 TARGETS: Dict[str, Target] = {
@@ -44,6 +45,9 @@ TARGETS: Dict[str, Target] = {
                "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime")),
         Target("openvino", "inference.xml", ("fp32", "fp16"), ("paddle-legacy", "paddle-pir", "onnx"), "openvino",
                "converters.openvino_export", ("paddle", "openvino", "paddle2onnx", "onnx")),
+        # int8/int16: opt's weight-only quantization (quant_model); PIR is refused with the way out.
+        Target("paddlelite", "inference.nb", ("fp32", "int8", "int16"), ("paddle-legacy", "paddle-pir"), "paddlelite",
+               "converters.paddlelite_export", ("paddle", "paddlelite"), ("valid_places", "opt_path")),
     ]
 }
 
@@ -52,23 +56,27 @@ TARGETS: Dict[str, Target] = {
 class ConversionResult:
     output: Path
     manifest: Dict[str, Any]
-    parity: ParityReport
+    parity: Optional[ParityReport]  # None when the artifact cannot run on this machine
+    parity_not_run: str = ""  # why, then
 
 
 def convert(source: Union[str, Path], target: str, output: Union[str, Path], precision: str = "fp32",
             check_data: Optional[Union[str, Path]] = None, check_limit: Optional[int] = None,
             batch_size: int = 8, threads: int = 0, dict_path: Optional[Union[str, Path]] = None,
-            allow_mismatch: bool = False) -> ConversionResult:
+            allow_mismatch: bool = False, **target_options: Any) -> ConversionResult:
     """Convert a model and check it against the Paddle reference.
 
     Args:
-        source: a zoo name or a Paddle inference dir (legacy ``inference.pdmodel`` or PIR ``inference.json``).
-        target: a key of ``TARGETS`` (``onnx``).
+        source: a zoo name, a Paddle inference dir (legacy ``inference.pdmodel`` or PIR ``inference.json``),
+            or (for targets that take it) an ONNX artifact or file.
+        target: a key of ``TARGETS`` (``onnx``, ``openvino``, ``paddlelite``).
         output: the artifact directory to write (an earlier edge-sdk artifact there is replaced).
         precision: one of the target's precisions.
         check_data: a label file, dataset dir or image folder for the parity check (default: the SDK samples).
         check_limit: use only the first N lines of ``check_data``.
         allow_mismatch: write the artifact even when parity fails (the manifest says it failed).
+        target_options: options only some targets take, e.g. ``valid_places="x86"``, ``opt_path=...``
+            for ``paddlelite``; others are refused.
     Example:
         >>> convert("PP-OCRv4_mobile_rec", "onnx", "out/rec-onnx").parity.identical_text_pct
         100.0
@@ -80,6 +88,11 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError(
             f"target {target} does not support precision {precision!r}; it supports {', '.join(tgt.precisions)}."
         )
+    unknown = sorted(k for k, v in target_options.items() if v is not None and k not in tgt.options)
+    if unknown:
+        raise ConversionError(f"option(s) {', '.join(unknown)} do not apply to target {target}"
+                              f"{' (it takes ' + ', '.join(tgt.options) + ')' if tgt.options else ''}.")
+    options = {k: v for k, v in target_options.items() if v is not None}
     src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
     if src.format not in tgt.sources:
         raise ConversionError(
@@ -89,21 +102,32 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
     output = Path(output)
     reference = _reference(src, threads)  # fails early if its backend is missing
     exporter = importlib.import_module(tgt.module)
+    hints = exporter.runtime_hints(**options) if hasattr(exporter, "runtime_hints") else {}
     with staged_directory(output) as stage:
-        exporter.export(src, stage, precision)
+        exporter.export(src, stage, precision, **options)
         write_inference_yml(stage, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
-        # f32 compute: the check measures the conversion, not a device's reduced-precision mode.
-        candidate = TextRecognizer(ModelDir.open(stage), backend=tgt.backend, threads=threads, precision="f32",
-                                   cache_dir=None)
-        report = check_parity(reference, candidate, samples, data_name, src.spec.parity_for(precision), batch_size)
-        manifest = _manifest(src, tgt, precision, stage, report, exporter.io_spec(stage / tgt.program_file))
+        report: Optional[ParityReport] = None
+        not_run = ""
+        write_manifest(stage, {"runtime": hints})  # lets the candidate see its runtime hints
+        try:
+            # f32 compute: the check measures the conversion, not a device's reduced-precision mode.
+            candidate = TextRecognizer(ModelDir.open(stage), backend=tgt.backend, threads=threads,
+                                       precision="f32", cache_dir=None)
+        except BackendUnavailableError as exc:
+            not_run = f"the artifact cannot run here: {exc}"
+            log.info("parity check not run: %s", not_run)
+        else:
+            report = check_parity(reference, candidate, samples, data_name, src.spec.parity_for(precision),
+                                  batch_size)
+        manifest = _manifest(src, tgt, precision, stage, report, not_run, exporter.io_spec(stage / tgt.program_file),
+                             {**options, **hints})
         write_manifest(stage, manifest)
-        if not report.passed and not allow_mismatch:
+        if report is not None and not report.passed and not allow_mismatch:
             raise ConversionError(
                 f"the {target} {precision} artifact does not match the source ({'; '.join(report.failures)}); "
                 "nothing was written (pass --allow-mismatch to keep it anyway)."
             )
-    return ConversionResult(output=output, manifest=manifest, parity=report)
+    return ConversionResult(output=output, manifest=manifest, parity=report, parity_not_run=not_run)
 
 
 def _reference(src: ModelDir, threads: int) -> TextRecognizer:
@@ -133,24 +157,26 @@ def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int])
         raise ConversionError(f"--check-data: {exc}") from exc
 
 
-def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: ParityReport,
-              io: Dict[str, Any]) -> Dict[str, Any]:
+def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: Optional[ParityReport],
+              not_run: str, io: Dict[str, Any], runtime: Dict[str, Any]) -> Dict[str, Any]:
     files = [src.model_file] + ([src.model_file.with_suffix(".pdiparams")] if src.is_paddle else [])
     pp = src.preprocess
     io_spec: Dict[str, Any] = {"layout": "NCHW", "height": pp.height, "width": "dynamic",
                                "min_width": pp.min_width, "max_width": pp.max_width, "width_step": pp.width_step,
                                "color": pp.color, "mean": pp.mean, "std": pp.std,
                                "classes": len(src.charset), **io}
+    hints = {k: v for k, v in runtime.items() if k != "opt_path"}
     return {
         "model_name": src.model_name or src.spec.name,
         "target": tgt.name,
         "precision": precision,
         "program_file": tgt.program_file,
-        "size_bytes": sum(f.stat().st_size for f in stage.iterdir() if f.is_file()),
+        "size_bytes": sum(f.stat().st_size for f in stage.iterdir() if f.is_file() and f.name != "manifest.json"),
         "source": {"path": str(src.path.resolve()), "format": src.format, "sha256": source_sha256(files)},
         "tools": tool_versions(*tgt.tools),
         "input_spec": io_spec,
-        "parity": report.as_dict(),
+        "runtime": hints,
+        "parity": report.as_dict() if report is not None else {"run": False, "reason": not_run},
     }
 
 

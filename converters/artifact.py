@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -28,12 +27,19 @@ def source_sha256(files: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+# import name -> distribution name, where they differ
+_DISTRIBUTIONS = {"paddle": "paddlepaddle"}
+
+
 def tool_versions(*modules: str) -> Dict[str, str]:
+    """Installed versions of the tools a conversion used (those that are importable here)."""
+    from importlib import metadata
+
     out = {}
     for name in modules:
         try:
-            out[name] = str(getattr(importlib.import_module(name), "__version__", "unknown"))
-        except ImportError:
+            out[name] = metadata.version(_DISTRIBUTIONS.get(name, name))
+        except metadata.PackageNotFoundError:
             continue
     import edge_sdk
 
