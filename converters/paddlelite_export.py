@@ -11,16 +11,20 @@ write one from a PIR ``inference.json``, so PIR input is refused with the way ou
 """
 from __future__ import annotations
 
-import importlib.util
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import ModelDir
+
+log = logging.getLogger("edge_sdk.convert")
 
 NB_FILE = "inference.nb"
 VALID_PLACES = ("arm", "x86", "opencl", "metal", "xpu", "nnadapter")  # what opt 2.13 accepts
@@ -38,7 +42,7 @@ def find_opt(opt_path: Optional[str] = None) -> str:
         if not (Path(env).is_file() and os.access(env, os.X_OK)):
             raise BackendUnavailableError(f"${OPT_ENV}={env} is not an executable file.")
         return env
-    if importlib.util.find_spec("paddlelite") is not None:
+    if find_spec("paddlelite") is not None:
         beside = Path(sys.executable).parent / "paddle_lite_opt"
         if beside.is_file():
             return str(beside)
@@ -81,7 +85,42 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", valid_places:
     if source.format != "paddle-legacy":
         raise ConversionError(f"{source.path} is a {source.format} model; Paddle Lite converts legacy Paddle programs.")
     opt = find_opt(opt_path)
-    cmd = [opt, f"--model_file={source.model_file}", f"--param_file={source.model_file.with_suffix('.pdiparams')}",
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-lite-") as tmp:
+        program = repair_program(source.model_file, Path(tmp))
+        return _run_opt(opt, source, program, stage, places, precision)
+
+
+def repair_program(model_file: Path, tmp: Path) -> Path:
+    """Restore ``beta=1.0`` on swish ops that lost it (paddle 3.x re-saves drop it; opt then aborts).
+
+    1.0 was the attribute's default in Paddle 2.x, where these programs come from. Returns the program
+    to give opt: the original, or a repaired copy in ``tmp``.
+    """
+    try:
+        from paddle.base.proto import framework_pb2
+    except ImportError:  # without paddlepaddle the program is passed as it is
+        return model_file
+    desc = framework_pb2.ProgramDesc()
+    desc.ParseFromString(model_file.read_bytes())
+    repaired = 0
+    for block in desc.blocks:
+        for op in block.ops:
+            if op.type == "swish" and not any(a.name == "beta" for a in op.attrs):
+                attr = op.attrs.add()
+                attr.name, attr.type, attr.f = "beta", framework_pb2.AttrType.FLOAT, 1.0
+                repaired += 1
+    if not repaired:
+        return model_file
+    log.warning("restored beta=1.0 on %d swish ops that lost it (a paddle 3.x re-save); Paddle Lite needs it",
+                repaired)
+    out = tmp / "inference.pdmodel"
+    out.write_bytes(desc.SerializeToString())
+    shutil.copy(model_file.with_suffix(".pdiparams"), out.with_suffix(".pdiparams"))
+    return out
+
+
+def _run_opt(opt: str, source: ModelDir, program: Path, stage: Path, places: List[str], precision: str) -> Path:
+    cmd = [opt, f"--model_file={program}", f"--param_file={program.with_suffix('.pdiparams')}",
            f"--valid_targets={','.join(places)}", "--optimize_out_type=naive_buffer",
            f"--optimize_out={stage / 'inference'}"]
     if precision in QUANT_TYPES:
@@ -89,13 +128,10 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", valid_places:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     out = stage / NB_FILE
     if proc.returncode != 0 or not out.is_file():
-        log = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+        lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
         how = f"exit code {proc.returncode}" if proc.returncode >= 0 else f"killed by signal {-proc.returncode}"
-        hint = ""
-        if any("No attributes called beta found for swish" in line for line in log):
-            hint = " The program's swish ops lost their beta attribute (re-saved by paddle 3.x); use the original export."
-        raise ConversionError(f"Paddle Lite opt failed on {source.model_file} ({how}).{hint} Its last output: "
-                              + " | ".join(log[-3:]))
+        raise ConversionError(f"Paddle Lite opt failed on {source.model_file} ({how}); its last output: "
+                              + " | ".join(lines[-3:]))
     return out
 
 
