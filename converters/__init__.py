@@ -10,7 +10,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
@@ -104,7 +104,7 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
     exporter = importlib.import_module(tgt.module)
     hints = exporter.runtime_hints(**options) if hasattr(exporter, "runtime_hints") else {}
     with staged_directory(output) as stage:
-        exporter.export(src, stage, precision, **options)
+        notes = exporter.export(src, stage, precision, **options)
         write_inference_yml(stage, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
         report: Optional[ParityReport] = None
         not_run = ""
@@ -120,7 +120,7 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
             report = check_parity(reference, candidate, samples, data_name, src.spec.parity_for(precision),
                                   batch_size)
         manifest = _manifest(src, tgt, precision, stage, report, not_run, exporter.io_spec(stage / tgt.program_file),
-                             {**options, **hints})
+                             {**options, **hints}, notes)
         write_manifest(stage, manifest)
         if report is not None and not report.passed and not allow_mismatch:
             raise ConversionError(
@@ -158,7 +158,7 @@ def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int])
 
 
 def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: Optional[ParityReport],
-              not_run: str, io: Dict[str, Any], runtime: Dict[str, Any]) -> Dict[str, Any]:
+              not_run: str, io: Dict[str, Any], runtime: Dict[str, Any], notes: List[str]) -> Dict[str, Any]:
     files = [src.model_file] + ([src.model_file.with_suffix(".pdiparams")] if src.is_paddle else [])
     pp = src.preprocess
     io_spec: Dict[str, Any] = {"layout": "NCHW", "height": pp.height, "width": "dynamic",
@@ -176,6 +176,7 @@ def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: O
         "tools": tool_versions(*tgt.tools),
         "input_spec": io_spec,
         "runtime": hints,
+        "conversion_notes": notes,
         "parity": report.as_dict() if report is not None else {"run": False, "reason": not_run},
     }
 

@@ -26,8 +26,10 @@ def require(module: str, pip: str) -> None:
         raise BackendUnavailableError(f"converting to ONNX needs '{module}', which is not installed; run: {pip}")
 
 
-def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
-    """Write ``stage/inference.onnx`` from a Paddle model dir, with the dict in ``metadata_props``."""
+def export(source: ModelDir, stage: Path, precision: str = "fp32") -> List[str]:
+    """Write ``stage/inference.onnx`` from a Paddle model dir, with the dict in ``metadata_props``.
+
+    Returns notes on what the conversion changed (none here)."""
     for module in ("paddle", "paddle2onnx", "onnx"):
         require(module, 'pip install "edge-sdk[convert]"')
     if not source.is_paddle:
@@ -53,7 +55,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
         )
     set_metadata(out, {"character": "\n".join(source.charset.dict_characters),
                        "model_name": source.model_name or "", "producer": "edge-sdk"})
-    return out
+    return []
 
 
 def set_metadata(onnx_file: Path, props: Dict[str, str]) -> None:

@@ -20,7 +20,7 @@ from edge_sdk._native_log import captured_native_output
 XML_FILE = "inference.xml"
 
 
-def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
+def export(source: ModelDir, stage: Path, precision: str = "fp32") -> List[str]:
     onnx_export.require("openvino", 'pip install "edge-sdk[openvino]"')
     import openvino as ov
 
@@ -29,7 +29,8 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
             frontend_input = source.model_file
             route = "OpenVINO Paddle frontend"
         elif source.format == "paddle-pir":
-            frontend_input = onnx_export.export(source, Path(tmp))
+            onnx_export.export(source, Path(tmp))
+            frontend_input = Path(tmp) / onnx_export.ONNX_FILE
             route = "paddle2onnx, then OpenVINO ONNX frontend (the Paddle frontend cannot read PIR)"
         elif source.format == "onnx":
             frontend_input = source.model_file
@@ -52,7 +53,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32") -> Path:
         ov.save_model(model, str(out), compress_to_fp16=(precision == "fp16"))
     if not out.is_file() or not out.with_suffix(".bin").is_file():
         raise ConversionError(f"OpenVINO wrote no IR for {source.model_file}; its last output was:\n{log.tail()}")
-    return out
+    return []
 
 
 def io_spec(xml_file: Path) -> Dict[str, object]:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import ModelDir
@@ -74,7 +74,7 @@ def parse_places(valid_places: str) -> List[str]:
 
 
 def export(source: ModelDir, stage: Path, precision: str = "fp32", valid_places: str = "arm",
-           opt_path: Optional[str] = None) -> Path:
+           opt_path: Optional[str] = None) -> List[str]:
     places = parse_places(valid_places)
     if source.format == "paddle-pir":
         raise ConversionError(
@@ -86,40 +86,90 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", valid_places:
         raise ConversionError(f"{source.path} is a {source.format} model; Paddle Lite converts legacy Paddle programs.")
     opt = find_opt(opt_path)
     with tempfile.TemporaryDirectory(prefix="edge-sdk-lite-") as tmp:
-        program = repair_program(source.model_file, Path(tmp))
-        return _run_opt(opt, source, program, stage, places, precision)
+        program, notes = repair_program(source.model_file, Path(tmp), quantized=precision in QUANT_TYPES)
+        _run_opt(opt, source, program, stage, places, precision)
+    return notes
 
 
-def repair_program(model_file: Path, tmp: Path) -> Path:
-    """Restore ``beta=1.0`` on swish ops that lost it (paddle 3.x re-saves drop it; opt then aborts).
+def repair_program(model_file: Path, tmp: Path, quantized: bool = False) -> Tuple[Path, List[str]]:
+    """Rewrite what Paddle Lite 2.13 mishandles in a legacy program; returns the program for opt and notes.
 
-    1.0 was the attribute's default in Paddle 2.x, where these programs come from. Returns the program
-    to give opt: the original, or a repaired copy in ``tmp``.
+    - swish ops that lost ``beta`` (a paddle 3.x re-save drops it; opt aborts): ``beta=1.0``, the
+      Paddle 2.x default these programs were trained with.
+    - for weight-only quantization, ``matmul_v2`` with a weight: Lite's runtime de-quantizes the weights of
+      conv2d, fc and mul but not matmul_v2, whose weights are then read from an unfilled buffer (NaN
+      from PP-OCRv4's first SVTR-neck linear layer, op 230, on). The same product as ``mul`` is handled.
+    The original file is used as it is when nothing needs a change or paddlepaddle is missing.
     """
     try:
         from paddle.base.proto import framework_pb2
-    except ImportError:  # without paddlepaddle the program is passed as it is
-        return model_file
+    except ImportError:
+        return model_file, []
     desc = framework_pb2.ProgramDesc()
     desc.ParseFromString(model_file.read_bytes())
-    repaired = 0
+    swish = matmul = 0
     for block in desc.blocks:
+        var_by_name = {v.name: v for v in block.vars}
         for op in block.ops:
-            if op.type == "swish" and not any(a.name == "beta" for a in op.attrs):
-                attr = op.attrs.add()
-                attr.name, attr.type, attr.f = "beta", framework_pb2.AttrType.FLOAT, 1.0
-                repaired += 1
-    if not repaired:
-        return model_file
-    log.warning("restored beta=1.0 on %d swish ops that lost it (a paddle 3.x re-save); Paddle Lite needs it",
-                repaired)
+            attrs = {a.name: a for a in op.attrs}
+            if op.type == "swish" and "beta" not in attrs:
+                _add_attr(op, framework_pb2, "beta", f=1.0)
+                swish += 1
+            elif quantized and op.type == "matmul_v2" and _is_weight_product(op, attrs, var_by_name):
+                x_rank = _rank(var_by_name[_arg(op, "X")])
+                op.type = "mul"
+                keep = [a for a in op.attrs if a.name not in ("trans_x", "trans_y")]
+                del op.attrs[:]
+                op.attrs.extend(keep)
+                _add_attr(op, framework_pb2, "x_num_col_dims", i=x_rank - 1)
+                _add_attr(op, framework_pb2, "y_num_col_dims", i=1)
+                matmul += 1
+    notes = []
+    if swish:
+        notes.append(f"restored beta=1.0 on {swish} swish ops that lost it (re-saved by paddle 3.x; opt aborts)")
+    if matmul:
+        notes.append(f"rewrote {matmul} weight matmul_v2 ops as mul: Paddle Lite 2.13's weight-only "
+                     "de-quantization skips matmul_v2, which then outputs NaN")
+    if not notes:
+        return model_file, []
+    for note in notes:
+        log.info("%s", note)
     out = tmp / "inference.pdmodel"
     out.write_bytes(desc.SerializeToString())
     shutil.copy(model_file.with_suffix(".pdiparams"), out.with_suffix(".pdiparams"))
-    return out
+    return out, notes
 
 
-def _run_opt(opt: str, source: ModelDir, program: Path, stage: Path, places: List[str], precision: str) -> Path:
+def _arg(op: Any, parameter: str) -> str:
+    return next(v.arguments[0] for v in op.inputs if v.parameter == parameter)
+
+
+def _is_weight_product(op: Any, attrs: Dict[str, Any], var_by_name: Dict[str, Any]) -> bool:
+    """X @ W with W a persistable 2-D parameter and no transposes: what ``mul`` computes."""
+    if attrs.get("trans_x") is not None and attrs["trans_x"].b or attrs.get("trans_y") is not None and attrs["trans_y"].b:
+        return False
+    y = var_by_name.get(_arg(op, "Y"))
+    x = var_by_name.get(_arg(op, "X"))
+    return y is not None and x is not None and y.persistable and _rank(y) == 2 and _rank(x) >= 2
+
+
+def _rank(var: Any) -> int:
+    """Rank of a tensor variable (paddle 3.x calls the field dense_tensor, 2.x lod_tensor)."""
+    t = var.type
+    field = "dense_tensor" if "dense_tensor" in t.DESCRIPTOR.fields_by_name else "lod_tensor"
+    return len(getattr(t, field).tensor.dims)
+
+
+def _add_attr(op: Any, pb: Any, name: str, f: Optional[float] = None, i: Optional[int] = None) -> None:
+    attr = op.attrs.add()
+    attr.name = name
+    if f is not None:
+        attr.type, attr.f = pb.AttrType.FLOAT, f
+    else:
+        attr.type, attr.i = pb.AttrType.INT, int(i or 0)
+
+
+def _run_opt(opt: str, source: ModelDir, program: Path, stage: Path, places: List[str], precision: str) -> None:
     cmd = [opt, f"--model_file={program}", f"--param_file={program.with_suffix('.pdiparams')}",
            f"--valid_targets={','.join(places)}", "--optimize_out_type=naive_buffer",
            f"--optimize_out={stage / 'inference'}"]
@@ -132,7 +182,6 @@ def _run_opt(opt: str, source: ModelDir, program: Path, stage: Path, places: Lis
         how = f"exit code {proc.returncode}" if proc.returncode >= 0 else f"killed by signal {-proc.returncode}"
         raise ConversionError(f"Paddle Lite opt failed on {source.model_file} ({how}); its last output: "
                               + " | ".join(lines[-3:]))
-    return out
 
 
 def io_spec(nb_file: Path) -> Dict[str, Any]:

@@ -107,6 +107,8 @@ def convert(source: str, target: str, output: Path, precision: str, valid_places
                          check_limit=check_limit, batch_size=batch_size, threads=threads, dict_path=dict_path,
                          allow_mismatch=allow_mismatch, valid_places=valid_places, opt_path=opt_path)
     m = result.manifest
+    for note in m.get("conversion_notes", []):
+        click.echo(f"note: {note}")
     if result.parity is not None:
         click.echo(result.parity.summary())
     else:
