@@ -78,7 +78,7 @@ def bad_files(tmp_path: Path) -> dict:
         ("corrupt", r"corrupt\.png is not a readable image"),
         ("empty", r"empty\.jpg is empty \(0 bytes\)"),
         ("missing", r"input not found: .*missing\.png"),
-        ("nomodel", r"no model in .*nomodel: expected one of inference\.xml, inference\.onnx"),
+        ("nomodel", r"no model in .*nomodel: expected one of inference\.xml, inference\.nb, inference\.onnx"),
         ("dict", r"gives 5 classes .* model outputs 6625"),
     ],
 )
