@@ -27,15 +27,20 @@ def paddle_model() -> ModelDir:
     return resolve(MODEL)
 
 
-@pytest.fixture(scope="session")
-def onnx_artifact(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) -> Path:
-    """An ONNX artifact converted from the real model, checked on the SDK's sample lines."""
+def _converted(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir, target: str, name: str) -> Path:
+    """The real model converted to ``target``, its parity on the SDK's sample lines checked."""
     from converters import convert
 
-    out = tmp_path_factory.mktemp("artifacts") / "rec-onnx"
-    result = convert(str(paddle_model.path), "onnx", out)
-    assert result.parity.passed, result.parity.summary()
+    out = tmp_path_factory.mktemp("artifacts") / name
+    result = convert(str(paddle_model.path), target, out)
+    assert result.parity is not None and result.parity.passed, result.parity and result.parity.summary()
     return out
+
+
+@pytest.fixture(scope="session")
+def onnx_artifact(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) -> Path:
+    """An ONNX artifact converted from the real model."""
+    return _converted(tmp_path_factory, paddle_model, "onnx", "rec-onnx")
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +81,4 @@ def pir_model(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) 
 @pytest.fixture(scope="session")
 def ov_artifact(tmp_path_factory: pytest.TempPathFactory, paddle_model: ModelDir) -> Path:
     """An OpenVINO FP32 IR converted from the real model (legacy program, OpenVINO's Paddle frontend)."""
-    from converters import convert
-
-    out = tmp_path_factory.mktemp("artifacts") / "rec-ov"
-    result = convert(str(paddle_model.path), "openvino", out)
-    assert result.parity.passed, result.parity.summary()
-    return out
+    return _converted(tmp_path_factory, paddle_model, "openvino", "rec-ov")
