@@ -160,5 +160,70 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
             res.save_to_json(save_dir)
 
 
+@main.command("eval")
+@click.argument("model")
+@click.argument("dataset", type=click.Path(exists=True, path_type=Path))
+@click.option("--backend", "-b", type=click.Choice(["auto", *runtimes.BACKENDS]), default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N lines.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
+              show_default=True, help="Where evaluate_result.json and eval_report.txt go.")
+@_friendly_errors
+def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: int, precision: str,
+             limit: Optional[int], output: Path) -> None:
+    """Score MODEL on DATASET (a PaddleX rec dataset dir or a label file) as PaddleX does.
+
+    Example: edge-sdk eval out/rec-onnx ../shared/datasets/ocr_rec_dataset_examples
+    """
+    from .evaluation import evaluate
+
+    report = evaluate(model, dataset, batch_size=batch_size, limit=limit, backend=backend, threads=threads,
+                      precision=precision)
+    click.echo(report.summary())
+    click.echo(f"wrote {report.write(output)}")
+
+
+@main.command("check-dataset")
+@click.argument("dataset_dir", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("output/check_dataset"), show_default=True)
+@click.option("--model", "model", default="PP-OCRv4_mobile_rec", show_default=True,
+              help="Model whose dict the labels must fit ('none' to skip that check).")
+@click.option("--split", help="Re-split train+val first, as TRAIN:VAL percentages (e.g. 80:20); old files kept as .bak.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for --split.")
+@_friendly_errors
+def check_dataset_cmd(dataset_dir: Path, output: Path, model: str, split: Optional[str], seed: int) -> None:
+    """Check a PaddleX text-recognition dataset and write check_dataset_result.json and histogram.png.
+
+    Example: edge-sdk check-dataset ../shared/datasets/ocr_rec_dataset_examples
+    """
+    from .dataset_check import check_dataset, split_dataset
+    from .errors import DatasetError
+    from .hub import resolve
+
+    if split:
+        try:
+            train, val = (int(x) for x in split.split(":"))
+        except ValueError:
+            raise DatasetError(f"--split {split!r} is not TRAIN:VAL, e.g. 80:20.") from None
+        counts = split_dataset(dataset_dir, train, val, seed=seed)
+        click.echo(f"split {dataset_dir}: {counts['train']} train, {counts['val']} val (old files kept as .bak)")
+    charset = None if model.lower() == "none" else resolve(model).charset
+    result = check_dataset(dataset_dir, output, charset=charset)
+    a = result["attributes"]
+    click.echo(f"{dataset_dir}: {a['train_samples']} train samples, {a['val_samples']} val samples")
+    problems = result["edge_sdk"]["problems"]
+    for kind, n in sorted(problems["counts"].items()):
+        click.echo(f"  {n} {kind.replace('_', ' ')}, e.g. {'; '.join(problems['examples'][kind][:3])}")
+    if problems["unknown_characters"]:
+        chars = "".join(problems["unknown_characters"])
+        click.echo(f"  characters outside the {model} dict: {chars!r}")
+    click.echo(f"wrote {output / 'check_dataset_result.json'} and {output / 'histogram.png'}")
+    if not result["check_pass"]:
+        raise DatasetError(f"dataset check failed: {result['err_msg']}.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -69,3 +69,16 @@ def test_openvino_prints_the_same_texts_as_onnx(ic15_openvino, ic15_conversion, 
     ov_texts = [r.rec_text for r in create_model(str(fp32.output), backend="openvino").predict(str(ic15_val), batch_size=8)]
     onnx_texts = [r.rec_text for r in create_model(str(ic15_conversion.output)).predict(str(ic15_val), batch_size=8)]
     assert ov_texts == onnx_texts
+
+
+def test_eval_reference_and_fp32_artifacts_score_the_same(ic15_conversion, ic15_openvino, paddle_model: ModelDir,  # type: ignore[no-untyped-def]
+                                                          ic15_val: Path) -> None:
+    from edge_sdk.evaluation import evaluate
+
+    ref = evaluate(str(paddle_model.path), ic15_val)
+    onnx = evaluate(str(ic15_conversion.output), ic15_val)
+    ov = evaluate(str(ic15_openvino[0].output), ic15_val, backend="openvino")
+    print("\n" + "\n".join(r.summary().splitlines()[0] + f"  acc {100 * r.metrics.acc:.2f}%  "
+                           f"norm_edit_dis {r.metrics.norm_edit_dis:.4f}" for r in (ref, onnx, ov)))
+    assert ref.metrics == onnx.metrics == ov.metrics
+    assert ref.metrics.samples == 2077
