@@ -41,10 +41,11 @@ class Target:
 TARGETS: Dict[str, Target] = {
     t.name: t
     for t in [
-        Target("onnx", "inference.onnx", ("fp32",), ("paddle-legacy", "paddle-pir"), "onnxruntime",
-               "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime")),
-        Target("openvino", "inference.xml", ("fp32", "fp16"), ("paddle-legacy", "paddle-pir", "onnx"), "openvino",
-               "converters.openvino_export", ("paddle", "openvino", "paddle2onnx", "onnx")),
+        Target("onnx", "inference.onnx", ("fp32", "int8"), ("paddle-legacy", "paddle-pir"), "onnxruntime",
+               "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime"), ("calib", "calib_size")),
+        Target("openvino", "inference.xml", ("fp32", "fp16", "int8"), ("paddle-legacy", "paddle-pir", "onnx"),
+               "openvino", "converters.openvino_export", ("paddle", "openvino", "paddle2onnx", "onnx", "nncf"),
+               ("calib", "calib_size")),
         # int8/int16: opt's weight-only quantization (quant_model); PIR is refused with the way out.
         Target("paddlelite", "inference.nb", ("fp32", "int8", "int16"), ("paddle-legacy", "paddle-pir"), "paddlelite",
                "converters.paddlelite_export", ("paddle", "paddlelite"), ("valid_places", "opt_path")),
@@ -93,6 +94,8 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError(f"option(s) {', '.join(unknown)} do not apply to target {target}"
                               f"{' (it takes ' + ', '.join(tgt.options) + ')' if tgt.options else ''}.")
     options = {k: v for k, v in target_options.items() if v is not None}
+    if "calib" in options and precision != "int8":
+        raise ConversionError("--calib applies to --precision int8 only.")
     src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
     if src.format not in tgt.sources:
         raise ConversionError(

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from edge_sdk.errors import ConversionError
 from edge_sdk.model_dir import OV_RT_INFO_DICT, ModelDir
 from runtimes.base import first_line
 
-from . import onnx_export
+from . import onnx_export, quantize
 from edge_sdk._native_log import captured_native_output
 
 XML_FILE = "inference.xml"
 
 
-def export(source: ModelDir, stage: Path, precision: str = "fp32") -> List[str]:
+def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
+           calib_size: int = quantize.DEFAULT_CALIB_SIZE) -> List[str]:
     onnx_export.require("openvino", 'pip install "edge-sdk[openvino]"')
     import openvino as ov
 
@@ -46,6 +47,13 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32") -> List[str]:
         shape = inp.get_partial_shape()
         if shape.rank.is_static and shape.rank.get_length() == 4 and shape[2].is_dynamic:
             model.reshape({inp.get_any_name(): [-1, 3, source.preprocess.height, -1]})
+        notes: List[str] = []
+        if precision == "int8":
+            batches = quantize.calibration_batches(source, quantize.require_calib(calib), calib_size)
+            recipe = quantize.recipe_for(source).openvino
+            with captured_native_output():
+                model = quantize.quantize_openvino(model, batches, recipe)
+            notes.append(f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}")
         model.set_rt_info("\n".join(source.charset.dict_characters), OV_RT_INFO_DICT)
         model.set_rt_info(source.model_name or "", ["edge_sdk", "model_name"])
         model.set_rt_info(route, ["edge_sdk", "conversion_route"])
@@ -53,7 +61,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32") -> List[str]:
         ov.save_model(model, str(out), compress_to_fp16=(precision == "fp16"))
     if not out.is_file() or not out.with_suffix(".bin").is_file():
         raise ConversionError(f"OpenVINO wrote no IR for {source.model_file}; its last output was:\n{log.tail()}")
-    return []
+    return notes
 
 
 def io_spec(xml_file: Path) -> Dict[str, object]:
