@@ -79,7 +79,11 @@ def models() -> None:
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Artifact directory to write.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8", "int16"]), default="fp32", show_default=True,
-              help="Precision of the artifact's weights (fp16: openvino; int8/int16 weight-only: paddlelite).")
+              help="Artifact precision: fp16 weights (openvino); int8 (onnx, openvino: static, needs --calib; "
+                   "paddlelite: weight-only); int16 weight-only (paddlelite).")
+@click.option("--calib", type=click.Path(exists=True, path_type=Path),
+              help="int8: calibration lines (label file, dataset dir or image folder), e.g. a train.txt.")
+@click.option("--calib-size", type=click.IntRange(min=1), help="int8: calibrate on the first N lines [default: 300].")
 @click.option("--valid-places", help="paddlelite: places the .nb targets, e.g. arm (default), x86, arm,opencl.")
 @click.option("--opt", "opt_path", type=click.Path(exists=True, dir_okay=False),
               help="paddlelite: Paddle Lite's opt executable [default: $EDGE_SDK_PADDLE_LITE_OPT, this "
@@ -93,7 +97,8 @@ def models() -> None:
               help="Character dict overriding the model's.")
 @click.option("--allow-mismatch", is_flag=True, help="Keep the artifact even when parity fails.")
 @_friendly_errors
-def convert(source: str, target: str, output: Path, precision: str, valid_places: Optional[str],
+def convert(source: str, target: str, output: Path, precision: str, calib: Optional[Path], calib_size: Optional[int],
+            valid_places: Optional[str],
             opt_path: Optional[str], check_data: Optional[Path], check_limit: Optional[int], batch_size: int,
             threads: int, dict_path: Optional[Path], allow_mismatch: bool) -> None:
     """Convert SOURCE (zoo name or Paddle inference dir) and check it against the Paddle reference.
@@ -105,7 +110,8 @@ def convert(source: str, target: str, output: Path, precision: str, valid_places
     t0 = time.perf_counter()
     result = run_convert(source, target, output, precision=precision, check_data=check_data,
                          check_limit=check_limit, batch_size=batch_size, threads=threads, dict_path=dict_path,
-                         allow_mismatch=allow_mismatch, valid_places=valid_places, opt_path=opt_path)
+                         allow_mismatch=allow_mismatch, valid_places=valid_places, opt_path=opt_path,
+                         calib=str(calib) if calib else None, calib_size=calib_size)
     m = result.manifest
     for note in m.get("conversion_notes", []):
         click.echo(f"note: {note}")
