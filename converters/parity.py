@@ -110,7 +110,7 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
     # nearest-rank percentile: no arithmetic on the inf that a NaN/Inf line gives
     p99 = float(np.sort(diffs)[int(0.99 * (len(diffs) - 1))]) if diffs else 0.0
-    failures = criteria.failures(max_diff, identical / n if n else 0.0, nonfinite) if n else ["no lines checked"]
+    failures = criteria.failures(max_diff, identical / n if n else 0.0, nonfinite, labelled) if n else ["no lines checked"]
     return ParityReport(
         reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,

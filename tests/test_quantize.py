@@ -29,7 +29,8 @@ def test_recipe_is_per_family_data(paddle_model: ModelDir) -> None:
     r = recipe_for(paddle_model)
     assert r is RECIPES["PP-OCRv4"]
     assert r.onnx.op_types == ("Conv", "MatMul") and r.onnx.calibrate_method == "MinMax"
-    assert r.openvino.preset == "MIXED"
+    assert r.openvino.preset == "MIXED" and r.openvino.float_first_convs == 2
+    assert str(r.openvino) == "NNCF MIXED preset, keeping first 2 convolutions in float"
 
 
 @pytest.mark.parametrize("target", ["onnx", "openvino"])
