@@ -42,8 +42,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
             export(source, Path(tmp))
             with captured_native_output():
                 quantize.quantize_onnx(Path(tmp) / ONNX_FILE, stage / ONNX_FILE, batches, recipe, Path(tmp))
-        set_metadata(stage / ONNX_FILE, {"character": "\n".join(source.charset.dict_characters),
-                                         "model_name": source.model_name or "", "producer": "edge-sdk"})
+        set_metadata(stage / ONNX_FILE, _metadata(source))
         return [f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}"]
     for module in ("paddle", "paddle2onnx", "onnx"):
         require(module, 'pip install "edge-sdk[convert]"')
@@ -68,9 +67,14 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
             f"paddle2onnx wrote no model for {source.model_file} (an unsupported op or a broken program); "
             f"its last output was:\n{log.tail()}"
         )
-    set_metadata(out, {"character": "\n".join(source.charset.dict_characters),
-                       "model_name": source.model_name or "", "producer": "edge-sdk"})
+    set_metadata(out, _metadata(source))
     return []
+
+
+def _metadata(source: ModelDir) -> Dict[str, str]:
+    """What travels inside the ONNX file: the dict (as RapidOCR's models carry it) and the model name."""
+    return {"character": "\n".join(source.charset.dict_characters), "model_name": source.model_name or "",
+            "producer": "edge-sdk"}
 
 
 def set_metadata(onnx_file: Path, props: Dict[str, str]) -> None:
