@@ -111,11 +111,11 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         write_inference_yml(stage, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
         report: Optional[ParityReport] = None
         not_run = ""
-        write_manifest(stage, {"runtime": hints})  # lets the candidate see its runtime hints
+        staged = ModelDir.open(stage)
+        staged.manifest = {"runtime": hints}  # the candidate loads with the hints its manifest will carry
         try:
             # f32 compute: the check measures the conversion, not a device's reduced-precision mode.
-            candidate = TextRecognizer(ModelDir.open(stage), backend=tgt.backend, threads=threads,
-                                       precision="f32", cache_dir=None)
+            candidate = TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
         except BackendUnavailableError as exc:
             not_run = f"the artifact cannot run here: {exc}"
             log.info("parity check not run: %s", not_run)
