@@ -21,6 +21,7 @@ from .errors import EdgeSDKError
 # Kept in step with converters.TARGETS by tests/test_cli.py; the CLI must not import converters
 # (and so paddle) unless `convert` runs.
 CONVERT_TARGETS = ("onnx", "openvino", "paddlelite")
+BACKEND_CHOICES = ["auto", "autotune", *runtimes.BACKENDS]
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,13 +127,72 @@ def convert(source: str, target: str, output: Path, precision: str, calib: Optio
 
 
 @main.command()
+@click.argument("models", nargs=-1)
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True,
+              help="Compute precision the ranking must honour.")
+@click.option("--autotune", is_flag=True, help="Also time the top candidates for MODEL and show the winner.")
+@click.option("--json", "as_json", is_flag=True, help="Print the probe and the ranking as JSON.")
+@_friendly_errors
+def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bool) -> None:
+    """Show what this device has, the backend ranking for it, and why the first was chosen.
+
+    MODELS (zoo names or paths) restrict the ranking to backends that can load them.
+
+    Example: edge-sdk devices out/rec-onnx out/rec-ov
+    """
+    from runtimes.device import this_device
+    from runtimes.selection import Artifact, advice, rank
+
+    from .hub import resolve
+
+    profile = this_device()
+    dirs = [resolve(m) for m in models]
+    selection = rank(profile, [Artifact.from_file(d.model_file, d.manifest) for d in dirs], precision)
+    tuned = None
+    if autotune:
+        if not dirs:
+            raise click.UsageError("--autotune needs a MODEL to time.")
+        from .recognizer import create_model
+
+        tuned = create_model(str(dirs[0].path), backend="autotune", precision=precision)
+    if as_json:
+        click.echo(json.dumps({"device": profile.to_dict(), "rule": selection.rule.name,
+                               "candidates": [c.to_dict() for c in selection.candidates],
+                               "chosen": selection.chosen.to_dict() if selection.chosen else None,
+                               "why": selection.explain(), "advice": advice(profile),
+                               "autotune": tuned.tuning.__dict__ if tuned and tuned.tuning else None}, indent=1))
+        return
+    p = profile
+    gb = f", {p.memory_mb / 1024:.1f} GB RAM" if p.memory_mb else ""
+    click.echo(f"device      {p.board or 'no board name'}")
+    click.echo(f"cpu         {p.cpu_model} ({p.cpu_vendor}, {p.arch}), {p.cores} cores usable{gb}")
+    click.echo(f"isa         {' '.join(p.features) or 'none of the listed features'}")
+    click.echo(f"gpu         {', '.join(p.nvidia_gpus) or 'no NVIDIA GPU'}; jetson: {p.jetson or 'no'}")
+    click.echo(f"openvino    {', '.join(f'{k} ({v})' for k, v in p.openvino_devices.items()) or 'not installed'}")
+    installed = [f"{k} {v}" for k, v in p.backends.items()]
+    missing = [k for k in runtimes.BACKENDS if k not in p.backends]
+    click.echo(f"backends    {', '.join(installed) or 'none'}" + (f"; not installed: {', '.join(missing)}" if missing else ""))
+    if "onnxruntime" in p.backends:
+        click.echo(f"onnxruntime providers {', '.join(p.ort_providers)}")
+    click.echo(f"ranking '{selection.rule.name}': {selection.rule.why}")
+    for c in selection.candidates:
+        on = f" {c.artifact.model_file}" if c.artifact else ""
+        click.echo(f"  {'+' if c.usable else '-'} {c.label:<22}{on}  {c.reason}")
+    click.echo(f"chosen      {selection.explain()}")
+    if tuned is not None and tuned.tuning is not None:
+        click.echo(f"autotune    {tuned.chosen_by}")
+    for note in advice(profile):
+        click.echo(f"note        {note}")
+
+
+@main.command()
 @click.argument("model")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--backend", "-b", type=click.Choice(["auto", *runtimes.BACKENDS]), default="auto", show_default=True,
-              help="Runtime backend; auto picks the first installed one that reads the model's format.")
+@click.option("--backend", "-b", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True,
+              help="Runtime backend; auto = the device ranking (see `edge-sdk devices`), autotune = time the top ones.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, or gpu/npu/auto where the backend has them.")
+@click.option("--device", default="auto", show_default=True, help="auto (the ranking's), cpu, or gpu/cuda/tensorrt/npu.")
 @click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True,
               help="Compute precision (bf16/f16: OpenVINO, where the hardware has it).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -169,7 +229,7 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 @main.command("eval")
 @click.argument("model")
 @click.argument("dataset", type=click.Path(exists=True, path_type=Path))
-@click.option("--backend", "-b", type=click.Choice(["auto", *runtimes.BACKENDS]), default="auto", show_default=True)
+@click.option("--backend", "-b", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
 @click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True)

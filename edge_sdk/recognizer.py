@@ -10,9 +10,12 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 import runtimes
+from runtimes.device import DeviceProfile, this_device
+from runtimes.selection import Artifact, Candidate, Selection, rank
 
 from .ctc import Charset, ctc_greedy_decode
 from .errors import BackendUnavailableError, EdgeSDKError, ModelFormatError
+from .autotune import TuneResult, autotune
 from .hub import cache_root, resolve
 from .inputs import InputLike, Item, iter_items
 from .model_dir import ModelDir
@@ -26,48 +29,103 @@ def compiled_cache_dir() -> Path:
     return cache_root() / "compiled"
 
 
-def choose_backend(model: ModelDir, backend: str = "auto") -> str:
-    """The backend that will run ``model``: the one asked for, or the first installed one that reads its format."""
-    candidates = runtimes.backends_for(model.model_file)
-    if backend != "auto":
+AUTO_BACKENDS = ("auto", "autotune")
+# a user's device word -> the candidate devices it covers
+DEVICE_ALIASES = {"gpu": ("gpu", "cuda", "tensorrt")}
+DEVICES = ("auto", "cpu", "gpu", "cuda", "tensorrt", "npu")
+
+
+def plan_backends(model: ModelDir, backend: str = "auto", device: str = "auto", precision: str = "f32",
+                  profile: Optional[DeviceProfile] = None) -> Tuple[List[Candidate], Selection]:
+    """The candidates to try, in order, for ``model`` on this device, and the ranking they came from.
+
+    ``backend`` is ``auto``/``autotune`` (the device ranking, ``runtimes.selection``) or a name, which
+    always wins; ``device`` is ``auto`` (the ranking's) or a device to keep to.
+    """
+    profile = profile or this_device()
+    artifact = Artifact.from_file(model.model_file, model.manifest)
+    selection = rank(profile, [artifact], precision)
+    if backend not in AUTO_BACKENDS:
         if backend not in runtimes.BACKENDS:
-            raise BackendUnavailableError(f"unknown backend {backend!r}; choose one of auto, {', '.join(runtimes.BACKENDS)}.")
-        if backend not in candidates:
+            raise BackendUnavailableError(
+                f"unknown backend {backend!r}; choose one of {', '.join(AUTO_BACKENDS)}, {', '.join(runtimes.BACKENDS)}."
+            )
+        if model.model_file.suffix not in runtimes.BACKENDS[backend].formats:
+            readers = runtimes.backends_for(model.model_file)
             raise BackendUnavailableError(
                 f"the {backend} backend cannot run a {model.format} model ({model.model_file.name}); "
-                f"use {' or '.join(candidates) or 'another artifact'}, or convert it with `edge-sdk convert`."
+                f"use {' or '.join(readers) or 'another artifact'}, or convert it with `edge-sdk convert`."
             )
-        return backend
-    for name in candidates:
-        if runtimes.is_available(name):
-            return name
-    installs = "; ".join(f"{runtimes.BACKENDS[n].pip}" for n in candidates)
-    raise BackendUnavailableError(
-        f"no installed backend can run {model.model_file.name} ({model.format}); install one ({installs}) "
-        "or convert the model with `edge-sdk convert` on a machine that has paddlepaddle."
-    )
+        if device == "auto":
+            ranked = [c for c in selection.usable if c.backend == backend]
+            device = ranked[0].device if ranked else "cpu"
+        return [Candidate(backend, device, artifact, True, "asked for by name")], selection
+    if device not in DEVICES:
+        raise BackendUnavailableError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}.")
+    wanted = DEVICE_ALIASES.get(device, (device,))
+    usable = [c for c in selection.usable if device == "auto" or c.device in wanted]
+    if not usable:
+        why = "; ".join(f"{c.label}: {c.reason}" for c in selection.candidates
+                        if c.artifact is not None and (device == "auto" or c.device in wanted))
+        where = "" if device == "auto" else f" on device {device}"
+        raise BackendUnavailableError(
+            f"no backend can run {model.model_file.name} ({model.format}){where} here: "
+            f"{why or 'none of them reads this format'}."
+        )
+    return usable, selection
 
 
 class TextRecognizer:
     """A loaded text-recognition model. Build it with ``edge_sdk.create_model``."""
 
-    def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "cpu",
+    def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto") -> None:
         self.model = model
-        self.backend = choose_backend(model, backend)
         if cache_dir == "auto":
             cache_dir = compiled_cache_dir()
-        try:
-            self.session = runtimes.load_backend(self.backend, model.model_file, threads=threads, device=device,
-                                                 precision=precision,
-                                                 cache_dir=str(cache_dir) if cache_dir else None,
-                                                 extra=model.runtime_hints)
-        except (runtimes.BackendNotInstalled, runtimes.DeviceUnavailable) as exc:
-            raise BackendUnavailableError(str(exc)) from exc
-        except runtimes.ModelLoadError as exc:
-            raise ModelFormatError(str(exc)) from exc
+        cache = str(cache_dir) if cache_dir else None
+        candidates, self.selection = plan_backends(model, backend, device, precision)
+        self.tuning: Optional[TuneResult] = None
+        if backend == "autotune":
+            try:
+                self.tuning = autotune(model, candidates, this_device(), threads=threads, precision=precision,
+                                       cache_dir=cache)
+            except runtimes.BackendNotInstalled as exc:
+                raise BackendUnavailableError(str(exc)) from exc
+            except runtimes.ModelLoadError as exc:
+                raise ModelFormatError(str(exc)) from exc
+            candidates = sorted(candidates, key=lambda c: c.label != self.tuning.winner)  # type: ignore[union-attr]
+        failures = []
+        for cand in candidates:
+            try:
+                self.session = runtimes.load_backend(cand.backend, model.model_file, threads=threads,
+                                                     device=cand.device, precision=precision, cache_dir=cache,
+                                                     extra=model.runtime_hints)
+            except (runtimes.BackendNotInstalled, runtimes.DeviceUnavailable) as exc:
+                if len(candidates) == 1:
+                    raise BackendUnavailableError(str(exc)) from exc
+                log.info("%s cannot run here, next candidate: %s", cand.label, exc)
+                failures.append(f"{cand.label}: {exc}")
+                continue
+            except runtimes.ModelLoadError as exc:
+                raise ModelFormatError(str(exc)) from exc
+            self.backend, self.device = cand.backend, cand.device
+            self.chosen_by = self._why(backend, cand, failures)
+            break
+        else:
+            raise BackendUnavailableError(f"no candidate backend could load {model.model_file.name}: {'; '.join(failures)}")
         self.num_classes = self._probe_classes()
         model.charset.check_fits(self.num_classes, model.dict_source)
+
+    def _why(self, asked: str, chosen: Candidate, failures: List[str]) -> str:
+        if asked not in AUTO_BACKENDS:
+            return f"{chosen.label}: asked for by name"
+        if self.tuning is not None:
+            times = ", ".join(f"{k} {v:.1f} ms" for k, v in self.tuning.timings_ms.items())
+            return (f"{chosen.label}: fastest when autotuned on widths {self.tuning.widths} ({times}"
+                    f"{', cached' if self.tuning.cached else ''})")
+        text = self.selection.explain()
+        return text + (f" Fell back past: {'; '.join(failures)}." if failures else "")
 
     @property
     def charset(self) -> Charset:
@@ -137,20 +195,21 @@ class TextRecognizer:
 
     def describe(self) -> Dict[str, object]:
         return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
-                "classes": self.num_classes, **self.session.describe()}
+                "classes": self.num_classes, **self.session.describe(), "chosen_by": self.chosen_by}
 
 
 def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
-                 device: str = "cpu", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
+                 device: str = "auto", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
                  cache_dir: Optional[Union[str, Path]] = "auto") -> TextRecognizer:
     """Load a model by zoo name or path, PaddleX-style.
 
     Args:
         model: a zoo name (fetched and cached on first use), a Paddle inference dir, or a converted artifact.
-        backend: ``auto`` (first installed backend that reads the model's format) or a name from
-            ``runtimes.BACKENDS``.
-        threads: CPU threads for the backend (0 = all available cores).
-        device: ``cpu`` or a device the backend supports.
+        backend: ``auto`` (the best backend for this device by ``runtimes.selection``'s ranking, falling
+            down it when one cannot load), ``autotune`` (time the top candidates once, cache the winner),
+            or a name from ``runtimes.BACKENDS``, which always wins.
+        threads: CPU threads for the backend (0 = every core this process may use).
+        device: ``auto`` (the ranking's), ``cpu``, or ``gpu``/``cuda``/``tensorrt``/``npu`` where a backend has it.
         dict_path: a character dict file that overrides the model's own.
         precision: compute precision, ``f32`` (default) or, on OpenVINO where the hardware has it, ``bf16``/``f16``.
         cache_dir: where backends that compile (OpenVINO) keep compiled models so the next start is fast;

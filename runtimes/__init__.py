@@ -35,7 +35,7 @@ BACKENDS: Dict[str, BackendInfo] = {
         BackendInfo("onnxruntime", "runtimes.onnxruntime_backend:OnnxRuntimeSession", "onnxruntime",
                     'pip install "edge-sdk[onnx]"', (".onnx",)),
         BackendInfo("openvino", "runtimes.openvino_backend:OpenVINOSession", "openvino",
-                    'pip install "edge-sdk[openvino]"', (".xml", ".onnx")),
+                    'pip install "edge-sdk[openvino]"', (".xml", ".onnx", ".pdmodel")),
         BackendInfo("paddlelite", "runtimes.paddlelite_backend:PaddleLiteSession", "paddlelite",
                     'pip install "edge-sdk[paddlelite]" (Python <= 3.10)', (".nb",)),
         BackendInfo("paddle", "runtimes.paddle_backend:PaddleSession", "paddle",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -34,10 +35,18 @@ class ModelLoadError(RuntimeErrorBase):
     """The backend could not load the model file."""
 
 
+# Lines of native error messages that say where in C++ it failed, not what failed.
+_LOCATION_LINE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+|.*API failed with \w+:)$")
+
+
 def first_line(exc: BaseException) -> str:
-    """The first non-empty line of a native library's (often multi-page) error message."""
+    """The first telling line of a native library's (often multi-page) error message.
+
+    OpenVINO starts with C++ source locations (``Exception from src/inference/...cpp:84:``); skip those.
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    telling = [line for line in lines if not _LOCATION_LINE.match(line)]
+    return (telling or lines or [type(exc).__name__])[0]
 
 
 def default_threads() -> int:

@@ -1,18 +1,39 @@
-"""onnxruntime backend: loads ``inference.onnx``."""
+"""onnxruntime backend: loads ``inference.onnx`` on the CPU, or an NVIDIA GPU through CUDA or TensorRT.
+
+Text lines come in many widths. cuDNN's default (EXHAUSTIVE) benchmarks every convolution algorithm
+for each new input shape, so the first line of each width would stall; ``HEURISTIC`` picks from
+cuDNN's own heuristics instead. TensorRT gets one optimisation profile covering every width the
+preprocessing can produce and keeps built engines in the compiled-model cache.
+"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
 from .base import BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
 
-_DEVICE_PROVIDERS = {
-    "cpu": ["CPUExecutionProvider"],
-    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-}
+DEVICES = ("cpu", "cuda", "tensorrt")
+
+
+def provider_options(device: str, options: BackendOptions, input_name: str = "x") -> List[Tuple[str, Dict[str, Any]]]:
+    """(provider, options) pairs for ``device``, most preferred first."""
+    cuda = ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC", "do_copy_in_default_stream": True})
+    if device == "cpu":
+        return [("CPUExecutionProvider", {})]
+    if device == "cuda":
+        return [cuda, ("CPUExecutionProvider", {})]
+    h, min_w, max_w = (options.extra.get(k, d) for k, d in (("height", 48), ("min_width", 320), ("max_width", 3200)))
+    max_batch = int(options.extra.get("max_batch", 8))
+    trt: Dict[str, Any] = {
+        "trt_profile_min_shapes": f"{input_name}:1x3x{h}x{min_w}",
+        "trt_profile_opt_shapes": f"{input_name}:1x3x{h}x{min_w}",
+        "trt_profile_max_shapes": f"{input_name}:{max_batch}x3x{h}x{max_w}",
+    }
+    if options.cache_dir:
+        trt.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(Path(options.cache_dir) / "tensorrt"))
+    return [("TensorrtExecutionProvider", trt), cuda, ("CPUExecutionProvider", {})]
 
 
 class OnnxRuntimeSession(Session):
@@ -25,15 +46,15 @@ class OnnxRuntimeSession(Session):
         import onnxruntime as ort
 
         device = options.device.lower()
-        if device not in _DEVICE_PROVIDERS:
+        if device not in DEVICES:
             raise DeviceUnavailable(
-                f"onnxruntime has no device {options.device!r}; use one of {', '.join(_DEVICE_PROVIDERS)}."
+                f"onnxruntime has no device {options.device!r}; use one of {', '.join(DEVICES)}."
             )
-        wanted = _DEVICE_PROVIDERS[device]
+        wanted = provider_options(device, options)
         available = set(ort.get_available_providers())
-        if wanted[0] not in available:
+        if wanted[0][0] not in available:
             raise DeviceUnavailable(
-                f"onnxruntime here has no {wanted[0]} (it has {', '.join(sorted(available))}); "
+                f"onnxruntime here has no {wanted[0][0]} (it has {', '.join(sorted(available))}); "
                 "install the onnxruntime build for that device or use device='cpu'."
             )
         so = ort.SessionOptions()
@@ -44,7 +65,7 @@ class OnnxRuntimeSession(Session):
         so.log_severity_level = 3  # paddle2onnx leaves unused initializers; ORT warns about each one
         try:
             self._session = ort.InferenceSession(
-                str(model_file), sess_options=so, providers=[p for p in wanted if p in available]
+                str(model_file), sess_options=so, providers=[p for p in wanted if p[0] in available]
             )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelLoadError(f"onnxruntime could not load {model_file}: {first_line(exc)}") from exc

@@ -1,4 +1,4 @@
-"""OpenVINO backend: loads ``inference.xml`` (IR) or ``.onnx``.
+"""OpenVINO backend: loads ``inference.xml`` (IR), ``.onnx``, or a legacy Paddle ``inference.pdmodel``.
 
 Precision is explicit. OpenVINO's CPU plugin computes in bf16 by default on CPUs with AVX-512 BF16 or
 AMX, so an "FP32" IR silently drifts there; this backend always sets ``INFERENCE_PRECISION_HINT``
@@ -21,7 +21,7 @@ _PRECISION_CAPS = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
 
 class OpenVINOSession(Session):
     name = "openvino"
-    formats = (".xml", ".onnx")
+    formats = (".xml", ".onnx", ".pdmodel")  # a legacy Paddle program through OpenVINO's Paddle frontend
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)

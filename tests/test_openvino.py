@@ -73,8 +73,13 @@ def test_absent_device_is_reported(ov_artifact: Path) -> None:
     if any(d.startswith("GPU") for d in present):
         pytest.skip("this machine has an OpenVINO GPU; the absent-device message cannot be shown here")
     with pytest.raises(BackendUnavailableError, match=r"finds no GPU device here \(it sees CPU"):
+        create_model(str(ov_artifact), backend="openvino", device="gpu")
+    # through the ranking: the reason each candidate was dropped
+    with pytest.raises(BackendUnavailableError, match=r"on device gpu here: openvino:gpu: OpenVINO sees no GPU device"):
         create_model(str(ov_artifact), device="gpu")
     with pytest.raises(BackendUnavailableError, match="no device 'tpu'"):
+        create_model(str(ov_artifact), backend="openvino", device="tpu")
+    with pytest.raises(BackendUnavailableError, match="unknown device 'tpu'"):
         create_model(str(ov_artifact), device="tpu")
 
 

@@ -14,19 +14,38 @@ from edge_sdk.errors import BackendUnavailableError, EdgeSDKError, InputError
 from edge_sdk.metrics import rec_metrics
 from edge_sdk.model_dir import ModelDir
 from edge_sdk.recognizer import TextRecognizer
+from runtimes.device import this_device
 
 
 @pytest.fixture(scope="module")
 def onnx_model(onnx_artifact: Path) -> TextRecognizer:
-    return create_model(str(onnx_artifact))
+    return create_model(str(onnx_artifact), backend="onnxruntime")
 
 
-def test_zoo_name_resolves_to_paddle_reference() -> None:
+def _x86_with_openvino() -> bool:
+    profile = this_device()
+    return profile.arch_family == "x86" and "openvino" in profile.backends
+
+
+def test_zoo_name_runs_where_the_ranking_says_and_paddle_by_name() -> None:
     model = create_model("PP-OCRv4_mobile_rec")
-    assert model.backend == "paddle" and model.num_classes == 6625
+    # the Paddle program itself: OpenVINO reads it directly and ranks first on x86
+    assert model.backend == ("openvino" if _x86_with_openvino() else "paddle") and model.num_classes == 6625
+    assert "first usable in the 'x86' ranking" in model.chosen_by or not _x86_with_openvino()
+    reference = create_model("PP-OCRv4_mobile_rec", backend="paddle")
+    assert reference.backend == "paddle" and reference.chosen_by == "paddle:cpu: asked for by name"
+    images = [s.path for s in default_samples()]
+    assert [r.rec_text for r in model.predict(images)] == [r.rec_text for r in reference.predict(images)]
 
 
-def test_artifact_runs_on_onnxruntime_by_default(onnx_model: TextRecognizer) -> None:
+def test_auto_picks_by_the_ranking_and_a_name_always_wins(onnx_artifact: Path) -> None:
+    auto = create_model(str(onnx_artifact))
+    assert auto.backend == ("openvino" if _x86_with_openvino() else "onnxruntime")
+    assert auto.describe()["chosen_by"] == auto.chosen_by
+    assert create_model(str(onnx_artifact), backend="onnxruntime").backend == "onnxruntime"
+
+
+def test_onnx_model_fixture_is_onnxruntime(onnx_model: TextRecognizer) -> None:
     assert onnx_model.backend == "onnxruntime" and onnx_model.model.model_name == "PP-OCRv4_mobile_rec"
 
 

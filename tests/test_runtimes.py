@@ -59,7 +59,7 @@ def test_corrupt_onnx_file_is_a_load_error(tmp_path: Path) -> None:
 def test_formats_map_to_backends() -> None:
     assert runtimes.backends_for(Path("a/inference.onnx")) == ["onnxruntime", "openvino"]
     assert runtimes.backends_for(Path("a/inference.xml")) == ["openvino"]
-    assert runtimes.backends_for(Path("a/inference.pdmodel")) == ["paddle"]
+    assert runtimes.backends_for(Path("a/inference.pdmodel")) == ["openvino", "paddle"]  # OpenVINO reads legacy Paddle
     assert set(runtimes.available_backends()) >= {"paddle", "onnxruntime", "openvino"}
 
 
