@@ -251,6 +251,82 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
     click.echo(f"wrote {report.write(output)}")
 
 
+@main.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--data", type=click.Path(exists=True, path_type=Path),
+              help="Lines for throughput (label file, dataset dir, image folder) [default: the SDK's samples].")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N lines of --data.")
+@click.option("--widths", default="320,640,1280", show_default=True, help="Line widths for one-line latency.")
+@click.option("--runs", type=click.IntRange(min=3), default=30, show_default=True, help="Timed runs per width.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
+@click.option("--backends", help="Only these backends (comma-separated).")
+@click.option("--precisions", help="Only these compute precisions (comma-separated: f32,bf16,f16).")
+@click.option("--reference", "references", default="rapidocr,paddle", show_default=True,
+              help="References timed in the same run: rapidocr, paddle, or none.")
+@click.option("--lite-python", type=click.Path(exists=True, dir_okay=False),
+              envvar="EDGE_SDK_LITE_PYTHON", help="A Python with paddlelite, to run .nb cases (its wheels stop at 3.10).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results here.")
+@_friendly_errors
+def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], widths: str, runs: int,
+          batch_size: int, threads: int, backends: Optional[str], precisions: Optional[str], references: str,
+          lite_python: Optional[str], json_path: Optional[Path]) -> None:
+    """Benchmark MODELS on every installed backend and precision, each case in its own process.
+
+    Example: edge-sdk bench out/rec-onnx out/rec-ov --data ../shared/datasets/ocr_rec_dataset_examples/val.txt
+    """
+    from runtimes.device import this_device
+
+    from . import bench as b
+    from .datasets import SAMPLES_DIR
+
+    try:
+        width_list = [int(w) for w in widths.split(",") if w.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{widths!r} is not a comma-separated list of widths.", param_hint="--widths") from None
+    refs = [] if references.strip().lower() == "none" else [r.strip() for r in references.split(",") if r.strip()]
+    unknown = [r for r in refs if r not in b.REFERENCES]
+    if unknown:
+        raise click.BadParameter(f"unknown reference {unknown[0]!r}; use {', '.join(b.REFERENCES)} or none.",
+                                 param_hint="--reference")
+    split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None  # noqa: E731
+    profile = this_device()
+    data_path = b.check_data(data) if data else SAMPLES_DIR / "labels.txt"
+    cases = b.plan_cases(models, profile, backends=split(backends), precisions=split(precisions), references=refs,
+                         lite_python=lite_python)
+    if not cases:
+        raise click.ClickException("no installed backend can run these models; see `edge-sdk devices MODEL`.")
+    notes = b.missing_references(refs, profile)
+    auto = b.auto_choice(models, profile)
+    click.echo(f"device: {profile.summary()}; data: {data_path}" + (f" (first {limit})" if limit else ""), err=True)
+    for i, case in enumerate(cases, 1):
+        click.echo(f"[{i}/{len(cases)}] {case.label} ...", err=True)
+        case.result = b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads))
+    click.echo(b.table(cases, width_list, auto))
+    for note in notes:
+        click.echo(f"note: {note}")
+    best = b.fastest_f32(cases)
+    for path, choice in auto.items():
+        click.echo(f"auto picks {choice} for {path}")
+    if best is not None:
+        r = best.result
+        click.echo(f"fastest FP32 backend by lines/s: {r['backend']}:{r['device']} ({best.label}, {r['lines_per_s']:.1f} lines/s)")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({
+            "device": profile.to_dict(), "data": str(data_path), "limit": limit, "widths": width_list, "runs": runs,
+            "batch_size": batch_size, "threads": threads, "auto": auto, "notes": notes,
+            "fastest_f32": best.label if best else None,
+            "baseline": (b.baseline(cases).label if b.baseline(cases) else None),
+            "cases": [{"label": c.label, "kind": c.kind, "model": c.model, "backend": c.backend, "precision": c.precision,
+                       "artifact_precision": c.artifact_precision, "size_mb": c.size_mb, "reference": c.reference,
+                       **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
+        click.echo(f"wrote {json_path}")
+    failed = [c.label for c in cases if "error" in c.result]
+    if failed:
+        raise click.ClickException(f"{len(failed)} case(s) failed: {', '.join(failed)}.")
+
+
 @main.command("check-dataset")
 @click.argument("dataset_dir", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),

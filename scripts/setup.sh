@@ -25,4 +25,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade "pip>=23"
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[${EXTRAS}]"
+# edge-sdk bench's "user's current choice" reference, RapidOCR's recognizer. --no-deps: its
+# requirements would install opencv-python over opencv-python-headless (both own cv2/).
+.venv/bin/python -m pip install -q -c constraints.txt --no-deps rapidocr_onnxruntime pyclipper shapely six
 echo "setup: .venv ready ($(.venv/bin/python --version), extras: ${EXTRAS})"

@@ -1,0 +1,185 @@
+"""``edge-sdk bench``: every backend and precision that can run the given models, side by side.
+
+Each case runs in its own process (``edge_sdk.bench_worker``): one line at fixed widths (latency
+p50/p90), a dataset through the SDK's batching (lines/s, and acc when labelled), peak RSS and cold
+start (process exec to the first recognized line, no compiled-model cache). Two references can be
+timed in the same run on the same images: the Paddle reference backend on the source model, and
+RapidOCR's onnxruntime recognizer (``rapidocr_onnxruntime``), a user's current choice. Ratios are
+lines/s against the first reference present (RapidOCR when run), so they come from one run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+import runtimes
+from runtimes.device import DeviceProfile, this_device
+from runtimes.selection import Artifact, rank
+
+from .errors import EdgeSDKError
+from .hub import resolve
+from .model_dir import ModelDir
+
+DEFAULT_WIDTHS = (320, 640, 1280)
+REFERENCES = ("rapidocr", "paddle")
+RAPIDOCR_PIP = 'pip install --no-deps "rapidocr_onnxruntime==1.4.4" pyclipper shapely six'
+
+
+@dataclass
+class Case:
+    label: str
+    kind: str  # "sdk" or "rapidocr"
+    model: str
+    backend: str
+    precision: str = "f32"
+    python: str = sys.executable
+    reference: bool = False
+    artifact_precision: str = "fp32"
+    size_mb: Optional[float] = None
+    result: Dict[str, Any] = field(default_factory=dict)
+
+    def spec(self, data: Path, limit: Optional[int], widths: Sequence[int], runs: int, batch_size: int,
+             threads: int) -> Dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "backend": self.backend, "precision": self.precision,
+                "data": str(data), "limit": limit, "widths": list(widths), "runs": runs, "batch_size": batch_size,
+                "threads": threads}
+
+
+def _size_mb(md: ModelDir) -> float:
+    files = [md.model_file] + [md.model_file.with_suffix(s) for s in (".bin", ".pdiparams", ".onnx_data")]
+    return round(sum(f.stat().st_size for f in files if f.is_file()) / 1e6, 1)
+
+
+def _openvino_precisions(profile: DeviceProfile) -> List[str]:
+    """Compute precisions OpenVINO's CPU plugin offers here besides f32."""
+    extra = []
+    if {"avx512_bf16", "amx_bf16"} & set(profile.features):
+        extra.append("bf16")
+    if profile.arch_family == "arm" and "fp16" in profile.features:
+        extra.append("f16")
+    return extra
+
+
+def plan_cases(models: Sequence[str], profile: DeviceProfile, *, backends: Optional[Iterable[str]] = None,
+               precisions: Optional[Iterable[str]] = None, references: Iterable[str] = REFERENCES,
+               lite_python: Optional[str] = None) -> List[Case]:
+    """The cases to run: each model on each installed backend that reads it, at each compute precision."""
+    keep_backends = set(backends) if backends else None
+    keep_precisions = set(precisions) if precisions else None
+    cases: List[Case] = []
+    source_name = None
+    for name in models:
+        md = resolve(name)
+        source_name = source_name or md.model_name
+        tag = md.manifest.get("precision", "fp32") if md.manifest else "fp32"
+        for backend in runtimes.backends_for(md.model_file):
+            if keep_backends and backend not in keep_backends:
+                continue
+            python = sys.executable
+            if backend not in profile.backends:
+                if backend == "paddlelite" and lite_python:
+                    python = lite_python
+                else:
+                    continue
+            for precision in ["f32", *(_openvino_precisions(profile) if backend == "openvino" else [])]:
+                if keep_precisions and precision not in keep_precisions:
+                    continue
+                label = f"{Path(name).name} {backend}" + (f" {precision}" if precision != "f32" else "")
+                cases.append(Case(label, "sdk", str(md.path), backend, precision, python,
+                                  artifact_precision=tag, size_mb=_size_mb(md)))
+    refs = list(references)
+    if "paddle" in refs and source_name and "paddle" in profile.backends:
+        src = resolve(source_name)
+        cases = [c for c in cases if not (c.backend == "paddle" and c.model == str(src.path))]  # no double run
+        cases.insert(0, Case("reference: Paddle Inference", "sdk", str(src.path), "paddle", reference=True,
+                             size_mb=_size_mb(src)))
+    if "rapidocr" in refs and find_spec("rapidocr_onnxruntime") is not None:
+        cases.insert(0, Case("reference: RapidOCR rec (onnxruntime)", "rapidocr", "rapidocr_onnxruntime",
+                             "rapidocr_onnxruntime", reference=True))
+    return cases
+
+
+def missing_references(references: Iterable[str], profile: DeviceProfile) -> List[str]:
+    notes = []
+    if "rapidocr" in references and find_spec("rapidocr_onnxruntime") is None:
+        notes.append(f"RapidOCR reference not run: rapidocr_onnxruntime is not installed ({RAPIDOCR_PIP}).")
+    if "paddle" in references and "paddle" not in profile.backends:
+        notes.append("Paddle reference not run: paddlepaddle is not installed (pip install \"edge-sdk[paddle]\").")
+    return notes
+
+
+def run_case(case: Case, spec: Dict[str, Any], timeout: float = 3600) -> Dict[str, Any]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        proc = subprocess.run([case.python, "-m", "edge_sdk.bench_worker", json.dumps(spec)], capture_output=True,
+                              text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    except OSError as exc:
+        return {"error": f"could not start {case.python}: {exc}"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            return json.loads(line[len("BENCH_RESULT "):])
+    tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+    return {"error": f"the case's process died ({tail})"}
+
+
+def auto_choice(models: Sequence[str], profile: DeviceProfile) -> Dict[str, str]:
+    """What ``backend='auto'`` picks for each model here, by the ranking."""
+    out = {}
+    for name in models:
+        md = resolve(name)
+        chosen = rank(profile, [Artifact.from_file(md.model_file, md.manifest)]).chosen
+        out[str(md.path)] = f"{chosen.backend}:{chosen.device}" if chosen else "none"
+    return out
+
+
+def baseline(cases: Sequence[Case]) -> Optional[Case]:
+    ok = [c for c in cases if c.reference and "lines_per_s" in c.result]
+    return next((c for c in ok if c.kind == "rapidocr"), ok[0] if ok else None)
+
+
+def table(cases: Sequence[Case], widths: Sequence[int], auto: Dict[str, str]) -> str:
+    base = baseline(cases)
+    head = ["case", "backend", "prec", "MB", "cold s"] + [f"p50@{w}" for w in widths] + \
+        [f"p90@{widths[0]}", "lines/s", f"x {'RapidOCR' if base and base.kind == 'rapidocr' else 'ref'}",
+         "acc %", "RSS MB"]
+    rows = []
+    for c in cases:
+        r = c.result
+        if "error" in r:
+            rows.append([c.label, c.backend, c.precision, "", "", *[""] * len(widths), "", "", "", "", r["error"]])
+            continue
+        lat = r.get("latency_ms", {})
+        picked = " (auto)" if auto.get(c.model) == f"{r.get('backend')}:{r.get('device')}" and c.precision == "f32" \
+            and not c.reference else ""
+        prec = c.precision if c.artifact_precision == "fp32" else f"{c.artifact_precision}/{c.precision}"
+        ratio = f"{r['lines_per_s'] / base.result['lines_per_s']:.2f}" if base else ""
+        rows.append([c.label + picked, f"{r.get('backend')}:{r.get('device')}", prec,
+                     f"{c.size_mb:.1f}" if c.size_mb else "", f"{r['cold_start_s']:.2f}",
+                     *[f"{lat[str(w)]['p50']:.1f}" for w in widths], f"{lat[str(widths[0])]['p90']:.1f}",
+                     f"{r['lines_per_s']:.1f}", ratio,
+                     f"{100 * r['acc']:.2f}" if "acc" in r else "", f"{r['peak_rss_mb']:.0f}"])
+    widths_col = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths_col)).rstrip()  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths_col])] + [fmt(r) for r in rows])
+
+
+def fastest_f32(cases: Sequence[Case]) -> Optional[Case]:
+    ok = [c for c in cases if not c.reference and c.precision == "f32" and c.artifact_precision == "fp32"
+          and "lines_per_s" in c.result]
+    return max(ok, key=lambda c: c.result["lines_per_s"]) if ok else None
+
+
+def check_data(data: Path) -> Path:
+    if not Path(data).exists():
+        raise EdgeSDKError(f"benchmark data {data} does not exist; pass a label file, dataset dir or image folder.")
+    return Path(data)

@@ -1,0 +1,139 @@
+"""One benchmark case, in a process of its own: ``python -m edge_sdk.bench_worker '<case json>'``.
+
+A fresh process per case keeps the figures honest: cold start counts the imports, and peak RSS is
+this case's alone. Prints one JSON object on stdout. Two kinds of case:
+- ``sdk``: ``create_model(model, backend, precision)`` and its ``recognize``/``predict``;
+- ``rapidocr``: RapidOCR's onnxruntime text recognizer (rec only, its bundled PP-OCRv4 rec ONNX), fed
+  the same images, as a user of ``rapidocr_onnxruntime`` runs it today.
+"""
+from __future__ import annotations
+
+import time
+
+_T_MAIN = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+from typing import Any, Callable, Dict, List, Sequence, Tuple  # noqa: E402
+
+
+def process_age_s() -> float:
+    """Seconds since this process was exec'd (Linux /proc), so cold start includes interpreter start."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _T_MAIN
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def line_at_width(image: Any, width: int, height: int = 48) -> Any:
+    """A real text line stretched so the shared preprocessing pads it to exactly ``width``."""
+    import cv2
+
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def time_latency(run_one: Callable[[Any], Any], line: Any, runs: int) -> Dict[str, float]:
+    for _ in range(3):
+        run_one(line)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        run_one(line)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"p50": round(percentile(times, 0.5), 3), "p90": round(percentile(times, 0.9), 3)}
+
+
+def sdk_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any], Callable[[List[str]], List[str]]]:
+    from edge_sdk.recognizer import create_model
+
+    rec = create_model(case["model"], backend=case["backend"], threads=case["threads"], device=case.get("device", "auto"),
+                       precision=case["precision"], cache_dir=None)
+    info = rec.describe()
+
+    def run_one(img: Any) -> Any:
+        return rec.recognize([img])
+
+    def run_all(paths: List[str]) -> List[str]:
+        return [r.rec_text for r in rec.predict(paths, batch_size=case["batch_size"], keep_images=False)]
+
+    return {"backend": info["backend"], "device": str(info["device"]).lower(), "precision": info["precision"],
+            "format": info["format"], "version": info.get("version")}, run_one, run_all
+
+
+def rapidocr_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any], Callable[[List[str]], List[str]]]:
+    from pathlib import Path
+
+    import cv2
+    import rapidocr_onnxruntime
+    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+    from rapidocr_onnxruntime.utils import read_yaml
+
+    pkg = Path(rapidocr_onnxruntime.__file__).parent
+    config = read_yaml(pkg / "config.yaml")["Rec"]
+    config.update(model_path=str(pkg / config["model_path"]), rec_batch_num=case["batch_size"],
+                  intra_op_num_threads=case["threads"] or os.cpu_count(), inter_op_num_threads=1)
+    rec = TextRecognizer(config)
+
+    def run_one(img: Any) -> Any:
+        return rec([img])
+
+    def run_all(paths: List[str]) -> List[str]:
+        return [text for text, _ in rec([cv2.imread(p) for p in paths])[0]]
+
+    from importlib.metadata import version
+
+    return {"backend": "rapidocr_onnxruntime", "device": "cpu", "precision": "f32", "format": "onnx",
+            "version": version("rapidocr_onnxruntime")}, run_one, run_all
+
+
+def main(case: Dict[str, Any]) -> Dict[str, Any]:
+    from edge_sdk.datasets import load_samples
+    from edge_sdk.metrics import rec_metrics
+    from edge_sdk.preprocess import read_image
+    from pathlib import Path
+
+    samples = load_samples(Path(case["data"]), case.get("limit"))
+    first = read_image(samples[0].path)
+    build = rapidocr_case if case["kind"] == "rapidocr" else sdk_case
+    t0 = time.perf_counter()
+    info, run_one, run_all = build(case)
+    run_one(line_at_width(first, case["widths"][0]))
+    out: Dict[str, Any] = {**info, "load_s": round(time.perf_counter() - t0, 3),
+                           "cold_start_s": round(process_age_s(), 3)}
+    out["latency_ms"] = {str(w): time_latency(run_one, line_at_width(first, w), case["runs"]) for w in case["widths"]}
+    paths = [str(s.path) for s in samples]
+    t0 = time.perf_counter()
+    texts = run_all(paths)
+    elapsed = time.perf_counter() - t0
+    out["lines"] = len(paths)
+    out["lines_per_s"] = round(len(paths) / elapsed, 2)
+    if all(s.label is not None for s in samples):
+        m = rec_metrics(texts, [s.label for s in samples])
+        out["acc"], out["norm_edit_dis"] = round(m.acc, 5), round(m.norm_edit_dis, 5)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["pid"] = os.getpid()
+    return out
+
+
+if __name__ == "__main__":
+    try:
+        result = main(json.loads(sys.argv[1]))
+    except Exception as exc:  # reported to the parent as this case's error, not a traceback
+        from edge_sdk.errors import EdgeSDKError
+        from runtimes.base import first_line
+
+        result = {"error": first_line(exc) if isinstance(exc, EdgeSDKError) else f"{type(exc).__name__}: {first_line(exc)}"}
+    sys.stdout.write("\nBENCH_RESULT " + json.dumps(result) + "\n")

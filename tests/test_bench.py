@@ -1,0 +1,68 @@
+"""`edge-sdk bench`, for real on a few lines: every case in its own process, references, ratios, JSON.
+
+Speed is never asserted here (the figures are the benchmark's output, not a test's); the structure,
+the accounting and the error paths are.
+"""
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edge_sdk.cli import main
+from edge_sdk.datasets import SAMPLES_DIR
+from runtimes.device import this_device
+
+
+def test_bench_runs_every_backend_and_both_references(onnx_artifact: Path, tmp_path: Path) -> None:
+    if find_spec("rapidocr_onnxruntime") is None:
+        pytest.fail("rapidocr_onnxruntime is missing: scripts/setup.sh installs it for bench's reference")
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(main, ["bench", str(onnx_artifact), "--data", str(SAMPLES_DIR / "labels.txt"),
+                                    "--widths", "320,640", "--runs", "3", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    cases = {c["label"]: c for c in data["cases"]}
+    profile = this_device()
+    expected = {"reference: RapidOCR rec (onnxruntime)", "rec-onnx onnxruntime"}
+    if "paddle" in profile.backends:
+        expected.add("reference: Paddle Inference")
+    if "openvino" in profile.backends:
+        expected.add("rec-onnx openvino")
+        if "avx512_bf16" in profile.features or "amx_bf16" in profile.features:
+            expected.add("rec-onnx openvino bf16")
+    assert set(cases) == expected
+    assert len({c["pid"] for c in cases.values()}) == len(cases)  # one process per case
+    for c in cases.values():
+        assert c["lines"] == 8 and c["lines_per_s"] > 0 and c["peak_rss_mb"] > 50 and c["cold_start_s"] > 0
+        assert set(c["latency_ms"]) == {"320", "640"} and c["latency_ms"]["320"]["p90"] >= c["latency_ms"]["320"]["p50"]
+    # the same model, the same 8 sample lines: every FP32 case reads them all right (spaces aside)
+    assert all(c["acc"] == 1.0 for c in cases.values() if c["precision"] == "f32"), {k: c["acc"] for k, c in cases.items()}
+    assert data["baseline"] == "reference: RapidOCR rec (onnxruntime)"
+    assert "x RapidOCR" in res.output and "\nreference: RapidOCR rec (onnxruntime)" in res.output
+    assert data["auto"] == {str(onnx_artifact): ("openvino:cpu" if "openvino" in profile.backends else "onnxruntime:cpu")}
+    assert "(auto)" in res.output and "fastest FP32 backend by lines/s" in res.output
+
+
+def test_bench_reports_a_failing_case_without_a_traceback(onnx_artifact: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "lines"
+    empty.mkdir()
+    (empty / "broken.png").write_bytes(b"not a png")
+    res = CliRunner().invoke(main, ["bench", str(onnx_artifact), "--data", str(empty), "--backends", "onnxruntime",
+                                    "--reference", "none", "--runs", "3", "--widths", "320"])
+    assert res.exit_code == 1
+    assert "1 case(s) failed: rec-onnx onnxruntime" in res.output and "Traceback" not in res.output
+    assert "not a readable image" in res.output
+
+
+def test_bench_bad_options(onnx_artifact: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(main, ["bench", str(onnx_artifact), "--reference", "tflite"])
+    assert res.exit_code == 2 and "unknown reference 'tflite'" in res.output
+    res = runner.invoke(main, ["bench", str(onnx_artifact), "--widths", "wide"])
+    assert res.exit_code == 2 and "not a comma-separated list of widths" in res.output
+    res = runner.invoke(main, ["bench", str(onnx_artifact), "--backends", "paddlelite", "--reference", "none"])
+    assert res.exit_code == 1 and "no installed backend can run these models" in res.output
