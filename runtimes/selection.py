@@ -137,7 +137,12 @@ def _device_check(backend: str, device: str, profile: DeviceProfile, artifact: O
     info = BACKENDS[backend]
     if artifact is not None and artifact.model_file.suffix not in info.formats:
         return f"reads {'/'.join(info.formats)}, not {artifact.model_file.suffix}"
+    here = profile.arch_family
+    if backend == "paddlelite" and artifact is not None and artifact.places and here not in artifact.places:
+        return f"the .nb was built for {','.join(artifact.places)}, this CPU is {here}"
     if backend not in profile.backends:
+        if backend == "paddlelite" and here == "arm":
+            return "not installed, and PyPI has no aarch64 paddlelite wheel (build Paddle Lite's Python library)"
         return f"not installed: {info.pip}"
     if backend == "onnxruntime":
         provider = ORT_DEVICE_PROVIDER.get(device)
@@ -147,10 +152,6 @@ def _device_check(backend: str, device: str, profile: DeviceProfile, artifact: O
         name = OPENVINO_DEVICE.get(device, device.upper())
         if not any(d.split(".")[0] == name for d in profile.openvino_devices):
             return f"OpenVINO sees no {name} device"
-    if backend == "paddlelite":
-        here = profile.arch_family
-        if artifact is not None and artifact.places and here not in artifact.places:
-            return f"the .nb was built for {','.join(artifact.places)}, this CPU is {here}"
     return None
 
 
