@@ -30,6 +30,10 @@ for board in $BOARDS; do
   bash scripts/arm64_root.sh run "$board" -- edge-sdk devices /sdk/.arm64/handoff/rec-onnx || status=1
   EDGE_SDK_ARM_BOARD=$board EDGE_SDK_ARM_HANDOFF=$PWD/.arm64/handoff EDGE_SDK_ARM_REPORT=$PWD/.arm64/report-$board.json \
     bash scripts/arm64_root.sh run "$board" -- python -m pytest tests/arm -v -rA || status=1
+  if [ "$board" = "${BOARDS%% *}" ]; then  # the README's Pi example, once
+    bash scripts/arm64_root.sh run "$board" -- python examples/raspberry_pi/recognize.py \
+      /sdk/.arm64/handoff/rec-onnx /sdk/.arm64/handoff/lines || status=1
+  fi
   echo "arm64 leg: $board in $(( $(date +%s) - t )) s"
 done
 
