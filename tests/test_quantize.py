@@ -28,9 +28,9 @@ def test_int8_needs_calibration_and_calib_needs_int8(paddle_model: ModelDir, tmp
 def test_recipe_is_per_family_data(paddle_model: ModelDir) -> None:
     r = recipe_for(paddle_model)
     assert r is RECIPES["PP-OCRv4"]
-    assert r.onnx.op_types == ("Conv", "MatMul") and r.onnx.calibrate_method == "MinMax"
-    assert r.openvino.preset == "MIXED" and r.openvino.float_first_convs == 2
-    assert str(r.openvino) == "NNCF MIXED preset, keeping first 2 convolutions in float"
+    assert r.onnx.op_types == ("MatMul",) and r.onnx.calibrate_method == "MinMax"
+    assert r.openvino.preset == "MIXED" and r.openvino.float_first_convs == 8 and not r.openvino.fast_bias_correction
+    assert str(r.openvino) == "NNCF MIXED preset, full bias correction, keeping first 8 convolutions in float"
 
 
 @pytest.mark.parametrize("target", ["onnx", "openvino"])
@@ -45,7 +45,7 @@ def test_int8_artifact(target: str, paddle_model: ModelDir, ic15_val: Path, tmp_
     if target == "onnx":
         ops = {n.op_type for n in onnx.load(str(out / "inference.onnx")).graph.node}
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-        assert (out / "inference.onnx").stat().st_size < 4_000_000
+        assert (out / "inference.onnx").stat().st_size < 9_000_000  # MatMuls int8, convolutions float
     else:
         import openvino as ov
 
