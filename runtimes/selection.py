@@ -139,7 +139,7 @@ def _device_check(backend: str, device: str, profile: DeviceProfile, artifact: O
         return f"reads {'/'.join(info.formats)}, not {artifact.model_file.suffix}"
     here = profile.arch_family
     if backend == "paddlelite" and artifact is not None and artifact.places and here not in artifact.places:
-        return f"the .nb was built for {','.join(artifact.places)}, this CPU is {here}"
+        return f"the .nb was built for {','.join(artifact.places)}, this CPU is {here} (convert with --valid-places {here})"
     if backend not in profile.backends:
         if backend == "paddlelite" and here == "arm":
             return "not installed, and PyPI has no aarch64 paddlelite wheel (build Paddle Lite's Python library)"
