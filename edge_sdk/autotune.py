@@ -23,7 +23,7 @@ import runtimes
 from runtimes.device import DeviceProfile
 from runtimes.selection import Candidate
 
-from .hub import cache_root
+from .hub import cache_root, sha256_of
 from .model_dir import ModelDir
 from .preprocess import read_image, resize_normalize
 
@@ -55,16 +55,12 @@ def sample_widths(model: ModelDir) -> List[int]:
 
 
 def cache_key(profile: DeviceProfile, model: ModelDir, threads: int, precision: str) -> str:
-    digest = hashlib.sha256()
-    with open(model.model_file, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
     device = json.dumps({"arch": profile.arch, "cpu": profile.cpu_model, "cores": profile.cores,
                          "features": profile.features, "gpus": profile.nvidia_gpus,
                          "backends": profile.backends, "providers": profile.ort_providers,
                          "ov": sorted(profile.openvino_devices)}, sort_keys=True)
     device_id = hashlib.sha256(device.encode()).hexdigest()[:16]
-    return f"{device_id}:{digest.hexdigest()[:16]}:t{threads}:{precision}"
+    return f"{device_id}:{sha256_of(model.model_file)[:16]}:t{threads}:{precision}"
 
 
 def _load_cache() -> Dict[str, dict]:
