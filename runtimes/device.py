@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import glob
 import importlib.metadata
-import importlib.util
 import json
 import os
 import platform
@@ -46,11 +45,19 @@ ARM_IMPLEMENTERS = {"0x41": "ARM", "0x4e": "NVIDIA", "0x51": "Qualcomm", "0x61":
 X86_VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD", "HygonGenuine": "Hygon"}
 # onnxruntime lists this provider on every platform; it runs nothing locally.
 IGNORED_ORT_PROVIDERS = ("AzureExecutionProvider",)
-BACKEND_PACKAGES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "paddlelite": "paddlelite",
-                    "paddle": "paddle"}
 _DISTRIBUTIONS = {"onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino"),
                   "openvino": ("openvino",), "paddlelite": ("paddlelite",),
                   "paddle": ("paddlepaddle", "paddlepaddle-gpu")}
+
+
+def arch_family(machine: str) -> str:
+    """``x86`` or ``arm`` for a ``platform.machine()`` value (other architectures as they are)."""
+    m = machine.lower()
+    if m in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return "x86"
+    if m.startswith(("aarch64", "arm")):
+        return "arm"
+    return m
 
 
 @dataclass
@@ -75,12 +82,7 @@ class DeviceProfile:
 
     @property
     def arch_family(self) -> str:
-        a = self.arch.lower()
-        if a in ("x86_64", "amd64", "i386", "i686", "x86"):
-            return "x86"
-        if a.startswith(("aarch64", "arm")):
-            return "arm"
-        return a
+        return arch_family(self.arch)
 
     def has(self, feature: str) -> bool:
         return feature in self.features
@@ -157,9 +159,11 @@ def _nvidia_gpus(root: Path) -> List[str]:
 
 
 def _backend_versions() -> Dict[str, str]:
+    from . import BACKENDS, is_available
+
     found = {}
-    for name, package in BACKEND_PACKAGES.items():
-        if importlib.util.find_spec(package) is None:
+    for name in BACKENDS:
+        if not is_available(name):
             continue
         version = "unknown"
         for dist in _DISTRIBUTIONS[name]:

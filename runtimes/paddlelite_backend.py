@@ -18,18 +18,14 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .base import BackendNotInstalled, BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
+from .device import arch_family
 
 MAX_PREDICTORS = 16  # one per (N, W) seen; each holds its own copy of the ~11 MB weights
 
 
 def machine_place() -> str:
     """The Paddle Lite place family of this CPU: ``arm`` or ``x86``."""
-    m = platform.machine().lower()
-    if m in ("x86_64", "amd64", "i386", "i686", "x86"):
-        return "x86"
-    if m.startswith(("arm", "aarch64")):
-        return "arm"
-    return m
+    return arch_family(platform.machine())
 
 
 def runtime_version() -> Optional[str]:
