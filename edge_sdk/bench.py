@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import runtimes
 from runtimes.device import DeviceProfile, this_device
-from runtimes.selection import Artifact, rank
+from runtimes.selection import Artifact, rank, reduced_precisions
 
 from .errors import EdgeSDKError
 from .hub import resolve
@@ -56,26 +56,16 @@ def _size_mb(md: ModelDir) -> float:
     return round(sum(f.stat().st_size for f in files if f.is_file()) / 1e6, 1)
 
 
-def _openvino_precisions(profile: DeviceProfile) -> List[str]:
-    """Compute precisions OpenVINO's CPU plugin offers here besides f32."""
-    extra = []
-    if {"avx512_bf16", "amx_bf16"} & set(profile.features):
-        extra.append("bf16")
-    if profile.arch_family == "arm" and "fp16" in profile.features:
-        extra.append("f16")
-    return extra
-
-
-def plan_cases(models: Sequence[str], profile: DeviceProfile, *, backends: Optional[Iterable[str]] = None,
+def plan_cases(models: Dict[str, ModelDir], profile: DeviceProfile, *, backends: Optional[Iterable[str]] = None,
                precisions: Optional[Iterable[str]] = None, references: Iterable[str] = REFERENCES,
                lite_python: Optional[str] = None) -> List[Case]:
-    """The cases to run: each model on each installed backend that reads it, at each compute precision."""
+    """The cases to run: each model (name -> resolved dir) on each installed backend that reads it, at each
+    compute precision."""
     keep_backends = set(backends) if backends else None
     keep_precisions = set(precisions) if precisions else None
     cases: List[Case] = []
     source_name = None
-    for name in models:
-        md = resolve(name)
+    for name, md in models.items():
         source_name = source_name or md.model_name
         tag = md.manifest.get("precision", "fp32") if md.manifest else "fp32"
         for backend in runtimes.backends_for(md.model_file):
@@ -87,7 +77,7 @@ def plan_cases(models: Sequence[str], profile: DeviceProfile, *, backends: Optio
                     python = lite_python
                 else:
                     continue
-            for precision in ["f32", *(_openvino_precisions(profile) if backend == "openvino" else [])]:
+            for precision in ["f32", *(reduced_precisions(profile) if backend == "openvino" else [])]:
                 if keep_precisions and precision not in keep_precisions:
                     continue
                 label = f"{Path(name).name} {backend}" + (f" {precision}" if precision != "f32" else "")
@@ -132,11 +122,10 @@ def run_case(case: Case, spec: Dict[str, Any], timeout: float = 3600) -> Dict[st
     return {"error": f"the case's process died ({tail})"}
 
 
-def auto_choice(models: Sequence[str], profile: DeviceProfile) -> Dict[str, str]:
+def auto_choice(models: Iterable[ModelDir], profile: DeviceProfile) -> Dict[str, str]:
     """What ``backend='auto'`` picks for each model here, by the ranking."""
     out = {}
-    for name in models:
-        md = resolve(name)
+    for md in models:
         chosen = rank(profile, [Artifact.from_file(md.model_file, md.manifest)]).chosen
         out[str(md.path)] = f"{chosen.backend}:{chosen.device}" if chosen else "none"
     return out

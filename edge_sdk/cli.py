@@ -279,6 +279,7 @@ def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], w
 
     from . import bench as b
     from .datasets import SAMPLES_DIR
+    from .hub import resolve
 
     try:
         width_list = [int(w) for w in widths.split(",") if w.strip()]
@@ -292,12 +293,13 @@ def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], w
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None  # noqa: E731
     profile = this_device()
     data_path = b.check_data(data) if data else SAMPLES_DIR / "labels.txt"
-    cases = b.plan_cases(models, profile, backends=split(backends), precisions=split(precisions), references=refs,
+    dirs = {name: resolve(name) for name in models}
+    cases = b.plan_cases(dirs, profile, backends=split(backends), precisions=split(precisions), references=refs,
                          lite_python=lite_python)
     if not cases:
         raise click.ClickException("no installed backend can run these models; see `edge-sdk devices MODEL`.")
     notes = b.missing_references(refs, profile)
-    auto = b.auto_choice(models, profile)
+    auto = b.auto_choice(dirs.values(), profile)
     click.echo(f"device: {profile.summary()}; data: {data_path}" + (f" (first {limit})" if limit else ""), err=True)
     for i, case in enumerate(cases, 1):
         click.echo(f"[{i}/{len(cases)}] {case.label} ...", err=True)

@@ -188,6 +188,16 @@ def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: 
     return selection
 
 
+def reduced_precisions(profile: DeviceProfile) -> List[str]:
+    """Compute precisions besides f32 the CPU does natively (what OpenVINO's CPU plugin can use here)."""
+    found = []
+    if {"avx512_bf16", "amx_bf16"} & set(profile.features):
+        found.append("bf16")
+    if profile.arch_family == "arm" and "fp16" in profile.features:
+        found.append("f16")
+    return found
+
+
 def advice(profile: DeviceProfile) -> List[str]:
     """What a user of this device may want to know beyond the ranking."""
     notes = []
@@ -198,9 +208,10 @@ def advice(profile: DeviceProfile) -> List[str]:
     if profile.has_nvidia_gpu and not ({"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(profile.ort_providers)):
         notes.append("an NVIDIA GPU is present but onnxruntime has no CUDA/TensorRT provider: install onnxruntime-gpu "
                      "(on Jetson, NVIDIA's JetPack wheel) to use it.")
-    if "openvino" in profile.backends and ({"avx512_bf16", "amx_bf16"} & set(profile.features)):
+    reduced = reduced_precisions(profile)
+    if "openvino" in profile.backends and "bf16" in reduced:
         notes.append("this CPU computes bf16 natively: OpenVINO can run with --precision bf16 (faster, results drift "
                      "slightly); FP32 is the default.")
-    if profile.arch_family == "arm" and "fp16" in profile.features:
+    if "f16" in reduced:
         notes.append("this ARM CPU has fp16 arithmetic (ARMv8.2): OpenVINO can run with --precision f16.")
     return notes
