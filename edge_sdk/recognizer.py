@@ -36,15 +36,14 @@ DEVICES = ("auto", "cpu", "gpu", "cuda", "tensorrt", "npu")
 
 
 def plan_backends(model: ModelDir, backend: str = "auto", device: str = "auto", precision: str = "f32",
-                  profile: Optional[DeviceProfile] = None) -> Tuple[List[Candidate], Selection]:
+                  profile: Optional[DeviceProfile] = None) -> Tuple[List[Candidate], Optional[Selection]]:
     """The candidates to try, in order, for ``model`` on this device, and the ranking they came from.
 
     ``backend`` is ``auto``/``autotune`` (the device ranking, ``runtimes.selection``) or a name, which
-    always wins; ``device`` is ``auto`` (the ranking's) or a device to keep to.
+    always wins; ``device`` is ``auto`` (the ranking's) or a device to keep to. A named backend on a
+    named device needs no ranking, so it skips the device probe (None for the ranking).
     """
-    profile = profile or this_device()
     artifact = Artifact.from_file(model.model_file, model.manifest)
-    selection = rank(profile, [artifact], precision)
     if backend not in AUTO_BACKENDS:
         if backend not in runtimes.BACKENDS:
             raise BackendUnavailableError(
@@ -56,10 +55,13 @@ def plan_backends(model: ModelDir, backend: str = "auto", device: str = "auto", 
                 f"the {backend} backend cannot run a {model.format} model ({model.model_file.name}); "
                 f"use {' or '.join(readers) or 'another artifact'}, or convert it with `edge-sdk convert`."
             )
+        selection = None
         if device == "auto":
+            selection = rank(profile or this_device(), [artifact], precision)
             ranked = [c for c in selection.usable if c.backend == backend]
             device = ranked[0].device if ranked else "cpu"
         return [Candidate(backend, device, artifact, True, "asked for by name")], selection
+    selection = rank(profile or this_device(), [artifact], precision)
     if device not in DEVICES:
         raise BackendUnavailableError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}.")
     wanted = DEVICE_ALIASES.get(device, (device,))
@@ -124,6 +126,7 @@ class TextRecognizer:
             times = ", ".join(f"{k} {v:.1f} ms" for k, v in self.tuning.timings_ms.items())
             return (f"{chosen.label}: fastest when autotuned on widths {self.tuning.widths} ({times}"
                     f"{', cached' if self.tuning.cached else ''})")
+        assert self.selection is not None  # auto and autotune always rank
         text = self.selection.explain()
         return text + (f" Fell back past: {'; '.join(failures)}." if failures else "")
 
