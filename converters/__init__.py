@@ -6,6 +6,7 @@ rename the directory into place. Nothing is left at the output path when any ste
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from edge_sdk.recognizer import TextRecognizer
 
 from .artifact import source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
+from .quantize import AccuracyGoal
 
 log = logging.getLogger("edge_sdk.convert")
 
@@ -42,10 +44,11 @@ TARGETS: Dict[str, Target] = {
     t.name: t
     for t in [
         Target("onnx", "inference.onnx", ("fp32", "int8"), ("paddle-legacy", "paddle-pir"), "onnxruntime",
-               "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime"), ("calib", "calib_size")),
+               "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime"),
+               ("calib", "calib_size", "max_acc_drop")),
         Target("openvino", "inference.xml", ("fp32", "fp16", "int8"), ("paddle-legacy", "paddle-pir", "onnx"),
                "openvino", "converters.openvino_export", ("paddle", "openvino", "paddle2onnx", "onnx", "nncf"),
-               ("calib", "calib_size")),
+               ("calib", "calib_size", "max_acc_drop")),
         # int8/int16: opt's weight-only quantization (quant_model); PIR is refused with the way out.
         Target("paddlelite", "inference.nb", ("fp32", "int8", "int16"), ("paddle-legacy", "paddle-pir"), "paddlelite",
                "converters.paddlelite_export", ("paddle", "paddlelite"), ("valid_places", "opt_path")),
@@ -77,7 +80,8 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         check_limit: use only the first N lines of ``check_data``.
         allow_mismatch: write the artifact even when parity fails (the manifest says it failed).
         target_options: options only some targets take, e.g. ``valid_places="x86"``, ``opt_path=...``
-            for ``paddlelite``; others are refused.
+            for ``paddlelite``; ``calib``, ``calib_size`` and ``max_acc_drop`` (points of PaddleX acc, scored
+            on the labelled ``check_data``) for int8 on ``onnx`` and ``openvino``; others are refused.
     Example:
         >>> convert("PP-OCRv4_mobile_rec", "onnx", "out/rec-onnx").parity.identical_text_pct
         100.0
@@ -96,12 +100,24 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
     options = {k: v for k, v in target_options.items() if v is not None}
     if "calib" in options and precision != "int8":
         raise ConversionError("--calib applies to --precision int8 only.")
+    max_acc_drop = options.pop("max_acc_drop", None)
+    if max_acc_drop is not None and precision != "int8":
+        raise ConversionError("--max-acc-drop applies to --precision int8 only.")
+    if max_acc_drop is not None and not 0 <= max_acc_drop <= 100:
+        raise ConversionError(f"--max-acc-drop is in accuracy points, 0 to 100, not {max_acc_drop:g}.")
     src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
     if src.format not in tgt.sources:
         raise ConversionError(
             f"{src.path} holds a {src.format} model; the {target} target converts from {', '.join(tgt.sources)}."
         )
     samples, data_name = _check_samples(check_data, check_limit)
+    criteria = src.spec.parity_for(precision)
+    if max_acc_drop is not None:
+        if check_data is None or not samples or any(s.label is None for s in samples):
+            raise ConversionError("--max-acc-drop needs labelled lines to score on: pass --check-data with a label "
+                                  "file or a PaddleX dataset dir.")
+        options["goal"] = AccuracyGoal(max_acc_drop / 100.0, tuple(samples), data_name)
+        criteria = dataclasses.replace(criteria, max_acc_drop=max_acc_drop / 100.0)
     output = Path(output)
     reference = _reference(src, threads)  # fails early if its backend is missing
     exporter = importlib.import_module(tgt.module)
@@ -120,12 +136,16 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
             not_run = f"the artifact cannot run here: {exc}"
             log.info("parity check not run: %s", not_run)
         else:
-            report = check_parity(reference, candidate, samples, data_name, src.spec.parity_for(precision),
-                                  batch_size)
+            report = check_parity(reference, candidate, samples, data_name, criteria, batch_size)
         manifest = _manifest(src, tgt, precision, stage, report, not_run, exporter.io_spec(stage / tgt.program_file),
-                             {**options, **hints}, notes)
+                             {**{k: v for k, v in options.items() if k != "goal"}, **hints}, notes)
         write_manifest(stage, manifest)
         if report is not None and not report.passed and not allow_mismatch:
+            if max_acc_drop is not None:
+                raise ConversionError(
+                    f"the {target} int8 artifact misses --max-acc-drop {max_acc_drop:g} on {data_name} "
+                    f"({'; '.join(report.failures)}); nothing was written. Try a larger --max-acc-drop, more "
+                    "--calib lines, or the FP32 artifact.")
             raise ConversionError(
                 f"the {target} {precision} artifact does not match the source ({'; '.join(report.failures)}); "
                 "nothing was written (pass --allow-mismatch to keep it anyway)."

@@ -30,10 +30,11 @@ def require(module: str, pip: str) -> None:
 
 
 def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
-           calib_size: int = quantize.DEFAULT_CALIB_SIZE) -> List[str]:
+           calib_size: int = quantize.DEFAULT_CALIB_SIZE, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
     """Write ``stage/inference.onnx`` from a Paddle model dir, with the dict in ``metadata_props``.
 
-    ``int8`` quantizes the FP32 export with the model family's recipe on ``calib`` lines.
+    ``int8`` quantizes the FP32 export with the model family's recipe on ``calib`` lines (and, with
+    ``goal``, keeps sensitive nodes in FP32 until the acc drop fits).
     Returns notes on what the conversion did beyond a plain export."""
     if precision == "int8":
         batches = quantize.calibration_batches(source, quantize.require_calib(calib), calib_size)
@@ -41,9 +42,10 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
         with tempfile.TemporaryDirectory(prefix="edge-sdk-q-") as tmp:
             export(source, Path(tmp))
             with captured_native_output():
-                quantize.quantize_onnx(Path(tmp) / ONNX_FILE, stage / ONNX_FILE, batches, recipe, Path(tmp))
+                notes = quantize.quantize_onnx(Path(tmp) / ONNX_FILE, stage / ONNX_FILE, batches, recipe, Path(tmp),
+                                               goal, source)
         set_metadata(stage / ONNX_FILE, _metadata(source))
-        return [f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}"]
+        return [f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}"] + notes
     for module in ("paddle", "paddle2onnx", "onnx"):
         require(module, 'pip install "edge-sdk[convert]"')
     if not source.is_paddle:

@@ -21,7 +21,7 @@ XML_FILE = "inference.xml"
 
 
 def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
-           calib_size: int = quantize.DEFAULT_CALIB_SIZE) -> List[str]:
+           calib_size: int = quantize.DEFAULT_CALIB_SIZE, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
     onnx_export.require("openvino", 'pip install "edge-sdk[openvino]"')
     import openvino as ov
 
@@ -52,8 +52,12 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
             batches = quantize.calibration_batches(source, quantize.require_calib(calib), calib_size)
             recipe = quantize.recipe_for(source).openvino
             with captured_native_output():
-                model = quantize.quantize_openvino(model, batches, recipe)
+                model = quantize.quantize_openvino(model, batches, recipe, goal, source)
             notes.append(f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}")
+            if goal is not None:
+                report = model.get_rt_info(["edge_sdk", "accuracy_control"]).astype(str)
+                notes.append(f"--max-acc-drop {100 * goal.max_drop:g}: NNCF accuracy control on "
+                             f"{len(goal.samples)} lines of {goal.data_name}: {report}")
         model.set_rt_info("\n".join(source.charset.dict_characters), OV_RT_INFO_DICT)
         model.set_rt_info(source.model_name or "", ["edge_sdk", "model_name"])
         model.set_rt_info(route, ["edge_sdk", "conversion_route"])

@@ -85,6 +85,9 @@ def models() -> None:
 @click.option("--calib", type=click.Path(exists=True, path_type=Path),
               help="int8: calibration lines (label file, dataset dir or image folder), e.g. a train.txt.")
 @click.option("--calib-size", type=click.IntRange(min=1), help="int8: calibrate on the first N lines [default: 300].")
+@click.option("--max-acc-drop", type=click.FloatRange(min=0, max=100),
+              help="int8: most acc points to lose vs FP32 on the labelled --check-data; keeps sensitive layers "
+                   "in float until it fits, or fails (onnx, openvino).")
 @click.option("--valid-places", help="paddlelite: places the .nb targets, e.g. arm (default), x86, arm,opencl.")
 @click.option("--opt", "opt_path", type=click.Path(exists=True, dir_okay=False),
               help="paddlelite: Paddle Lite's opt executable [default: $EDGE_SDK_PADDLE_LITE_OPT, this "
@@ -99,7 +102,7 @@ def models() -> None:
 @click.option("--allow-mismatch", is_flag=True, help="Keep the artifact even when parity fails.")
 @_friendly_errors
 def convert(source: str, target: str, output: Path, precision: str, calib: Optional[Path], calib_size: Optional[int],
-            valid_places: Optional[str],
+            max_acc_drop: Optional[float], valid_places: Optional[str],
             opt_path: Optional[str], check_data: Optional[Path], check_limit: Optional[int], batch_size: int,
             threads: int, dict_path: Optional[Path], allow_mismatch: bool) -> None:
     """Convert SOURCE (zoo name or Paddle inference dir) and check it against the Paddle reference.
@@ -112,7 +115,7 @@ def convert(source: str, target: str, output: Path, precision: str, calib: Optio
     result = run_convert(source, target, output, precision=precision, check_data=check_data,
                          check_limit=check_limit, batch_size=batch_size, threads=threads, dict_path=dict_path,
                          allow_mismatch=allow_mismatch, valid_places=valid_places, opt_path=opt_path,
-                         calib=str(calib) if calib else None, calib_size=calib_size)
+                         calib=str(calib) if calib else None, calib_size=calib_size, max_acc_drop=max_acc_drop)
     m = result.manifest
     for note in m.get("conversion_notes", []):
         click.echo(f"note: {note}")

@@ -3,7 +3,9 @@
 Accuracy of the current recipes on IC15 is measured in the closing notes, not asserted here yet."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import onnx
@@ -13,6 +15,7 @@ pytest.importorskip("nncf", reason="the quantize extra is installed in the Pytho
 
 from converters import convert  # noqa: E402
 from converters.quantize import RECIPES, recipe_for  # noqa: E402
+from edge_sdk.datasets import SAMPLES_DIR  # noqa: E402
 from edge_sdk.errors import ConversionError  # noqa: E402
 from edge_sdk.model_dir import ModelDir  # noqa: E402
 
@@ -52,3 +55,81 @@ def test_int8_artifact(target: str, paddle_model: ModelDir, ic15_val: Path, tmp_
         ops = {op.get_type_name() for op in ov.Core().read_model(str(out / "inference.xml")).get_ops()}
         assert "FakeQuantize" in ops or "FakeConvert" in ops
         assert (out / "inference.bin").stat().st_size < 4_000_000
+
+
+def test_max_acc_drop_needs_int8_and_labelled_check_data(paddle_model: ModelDir, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from edge_sdk.cli import main
+
+    with pytest.raises(ConversionError, match="--max-acc-drop applies to --precision int8 only"):
+        convert(str(paddle_model.path), "onnx", tmp_path / "o", max_acc_drop=0.5)
+    with pytest.raises(ConversionError, match="--max-acc-drop needs labelled lines"):
+        convert(str(paddle_model.path), "openvino", tmp_path / "o", precision="int8", calib="x", max_acc_drop=0.5)
+    unlabelled = tmp_path / "imgs"
+    unlabelled.mkdir()
+    shutil.copy(SAMPLES_DIR / "sample_01_en.png", unlabelled / "a.png")  # an image folder has no labels
+    with pytest.raises(ConversionError, match="--max-acc-drop needs labelled lines"):
+        convert(str(paddle_model.path), "onnx", tmp_path / "o", precision="int8", calib=str(unlabelled),
+                check_data=str(unlabelled), max_acc_drop=0.5)
+    with pytest.raises(ConversionError, match="option\\(s\\) max_acc_drop do not apply to target paddlelite"):
+        convert(str(paddle_model.path), "paddlelite", tmp_path / "o", precision="int8", max_acc_drop=0.5)
+    r = CliRunner().invoke(main, ["convert", str(paddle_model.path), "-t", "onnx", "-o", str(tmp_path / "o"),
+                                  "--max-acc-drop", "0.5"])
+    assert r.exit_code != 0 and "Error: --max-acc-drop applies to --precision int8 only." in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def naive_recipes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No family row: the default recipe quantizes every Conv and MatMul, which costs this model points."""
+    monkeypatch.setattr("converters.quantize.RECIPES", {})
+
+
+def test_onnx_max_acc_drop_keeps_the_most_sensitive_nodes_in_fp32(naive_recipes: None, paddle_model: ModelDir,
+                                                                  ic15_val: Path, tmp_path: Path) -> None:
+    out = tmp_path / "onnx-int8"
+    r = convert(str(paddle_model.path), "onnx", out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
+                calib_size=32, check_data=str(ic15_val), check_limit=100, max_acc_drop=2.0)
+    assert r.parity is not None and r.parity.passed and r.parity.labelled is not None
+    drop = r.parity.labelled["reference"]["acc"] - r.parity.labelled["candidate"]["acc"]
+    assert drop <= 0.02 + 1e-9
+    note = r.manifest["conversion_notes"][-1]
+    assert note.startswith("--max-acc-drop 2: acc drop")
+    # every Conv and MatMul quantized loses more than 2 points here, so the ladder had to keep some in FP32
+    kept = int(note.split("keeping ")[1].split(" of ")[0])
+    assert kept > 0
+    graph = onnx.load(str(out / "inference.onnx")).graph
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    first_conv = next(n for n in graph.node if n.op_type == "Conv")
+    assert first_conv.name in note  # the stem convolution is the most sensitive node, kept in FP32
+    assert producers.get(first_conv.input[1]) != "DequantizeLinear"
+    quantized_convs = [n for n in graph.node if n.op_type == "Conv" and producers.get(n.input[1]) == "DequantizeLinear"]
+    assert quantized_convs, "the ladder stops keeping nodes in FP32 once the drop fits"
+
+
+def test_onnx_max_acc_drop_fails_cleanly_when_out_of_reach(naive_recipes: None, monkeypatch: pytest.MonkeyPatch,
+                                                           paddle_model: ModelDir, ic15_val: Path, tmp_path: Path) -> None:
+    from converters.quantize import DEFAULT, OnnxInt8Recipe
+
+    # a recipe that may keep nothing in FP32: the naive quantization is all it can try
+    monkeypatch.setattr("converters.quantize.DEFAULT", dataclasses.replace(DEFAULT, onnx=OnnxInt8Recipe(max_float_share=0.0)))
+    out = tmp_path / "onnx-int8"
+    with pytest.raises(ConversionError, match=r"ONNX INT8 cannot keep the acc drop within 1 points on .*val.txt: the "
+                                              r"best was \d+\.\d\d points with 0 of \d+ quantizable nodes in FP32"):
+        convert(str(paddle_model.path), "onnx", out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
+                calib_size=16, check_data=str(ic15_val), check_limit=100, max_acc_drop=1.0)
+    assert not out.exists() and not list(tmp_path.glob(".onnx-int8*"))
+
+
+def test_openvino_max_acc_drop_reverts_quantizers_with_nncf(naive_recipes: None, paddle_model: ModelDir,
+                                                           ic15_val: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ov-int8"
+    r = convert(str(paddle_model.path), "openvino", out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
+                calib_size=32, check_data=str(ic15_val), check_limit=60, max_acc_drop=1.0)
+    assert r.parity is not None and r.parity.passed and r.parity.labelled is not None
+    assert r.parity.labelled["reference"]["acc"] - r.parity.labelled["candidate"]["acc"] <= 0.01 + 1e-9
+    note = r.manifest["conversion_notes"][-1]
+    assert "NNCF accuracy control on 60 lines" in note and "Metric of initial model" in note
+    # the naive recipe (first convolutions quantized, fast bias correction) costs several points on these lines
+    assert "reverted back to the floating-point precision" in note
