@@ -131,12 +131,17 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         staged.manifest = {"runtime": hints}  # the candidate loads with the hints its manifest will carry
         try:
             # f32 compute: the check measures the conversion, not a device's reduced-precision mode.
-            candidate = TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
+            # FP32: the graph as written measures the converter; as deployed adds the runtime's own fusions.
+            # INT8 is checked as deployed only: its fused integer kernels are what the accuracy is.
+            candidate = TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None,
+                                       optimize_graph=precision != "fp32")
         except BackendUnavailableError as exc:
             not_run = f"the artifact cannot run here: {exc}"
             log.info("parity check not run: %s", not_run)
         else:
-            report = check_parity(reference, candidate, samples, data_name, criteria, batch_size)
+            deployed = (TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
+                        if precision == "fp32" and candidate.session.graph_optimization_switch else None)
+            report = check_parity(reference, candidate, samples, data_name, criteria, batch_size, deployed)
         manifest = _manifest(src, tgt, precision, stage, report, not_run, exporter.io_spec(stage / tgt.program_file),
                              {**{k: v for k, v in options.items() if k != "goal"}, **hints}, notes)
         write_manifest(stage, manifest)

@@ -1,7 +1,9 @@
 """Parity: how closely a converted artifact matches its source model, line by line.
 
 Both models see identical inputs (the shared preprocessing, the same padded widths, the same
-batches), so every difference is the conversion's.
+batches), so every difference is the conversion's. Where the runtime can run the graph as written
+(onnxruntime without graph optimizations), the candidate runs so, and the artifact as deployed (its
+runtime's fusions on, which reorder float math) is reported beside it; the criteria apply to both.
 """
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ class ParityReport:
     failures: List[str] = field(default_factory=list)
     mismatches: List[Dict[str, Any]] = field(default_factory=list)
     labelled: Optional[Dict[str, Dict[str, float]]] = None
+    # the artifact as deployed, when the candidate ran its graph as written
+    deployed_max_abs_prob_diff: Optional[float] = None
+    deployed_identical_text: Optional[int] = None
 
     @property
     def identical_text_pct(self) -> float:
@@ -53,9 +58,13 @@ class ParityReport:
             f"parity vs {self.reference} on {self.lines} lines ({self.data}):",
             f"  identical texts           {self.identical_text}/{self.lines} = {self.identical_text_pct:.1f}%",
             f"  identical ignoring spaces {self.identical_text_ignoring_spaces}/{self.lines}",
-            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} (p99 {self.p99_abs_prob_diff:.3g}; "
+            f"  max abs prob diff         {self.max_abs_prob_diff:.3g} ("
+            f"{'graph as written; ' if self.deployed_max_abs_prob_diff is not None else ''}p99 {self.p99_abs_prob_diff:.3g}; "
             f"worst line {self.worst_line})",
         ]
+        if self.deployed_max_abs_prob_diff is not None:
+            out.append(f"  as deployed (graph fusions on): max abs prob diff {self.deployed_max_abs_prob_diff:.3g}, "
+                       f"identical texts {self.deployed_identical_text}/{self.lines}")
         if self.nonfinite_lines:
             out.append(f"  NaN/Inf outputs           {self.nonfinite_lines} lines: the artifact is broken")
         if self.labelled:
@@ -70,11 +79,16 @@ class ParityReport:
 
 
 def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: Sequence[Sample], data_name: str,
-                 criteria: ParityCriteria, batch_size: int = 8) -> ParityReport:
-    """Run both recognizers over ``samples`` and compare probabilities and texts."""
+                 criteria: ParityCriteria, batch_size: int = 8,
+                 deployed: Optional[TextRecognizer] = None) -> ParityReport:
+    """Run both recognizers over ``samples`` and compare probabilities and texts.
+
+    ``deployed``: the artifact as it runs in the field, when ``candidate`` runs its graph as written."""
     ref_texts: List[str] = []
     cand_texts: List[str] = []
     diffs: List[float] = []
+    deployed_diff = 0.0
+    deployed_identical = 0
     nonfinite = 0
     mismatches: List[Dict[str, Any]] = []
     bar = progress(len(samples), "parity", unit="line")
@@ -83,12 +97,15 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
         images = [read_image(s.path) for s in chunk]
         ref_probs = reference.run_lines(images, batch_size)
         cand_probs = candidate.run_lines(images, batch_size)
+        if deployed is not None:
+            for rp, dp in zip(ref_probs, deployed.run_lines(images, batch_size)):
+                deployed_diff = max(deployed_diff, _max_abs_diff(rp, dp))
+                deployed_identical += (ctc_greedy_decode(rp[None], reference.charset)[0][0]
+                                       == ctc_greedy_decode(dp[None], deployed.charset)[0][0])
         for s, rp, cp in zip(chunk, ref_probs, cand_probs):
             if not np.all(np.isfinite(cp)):
                 nonfinite += 1
-                diff = float("inf")
-            else:
-                diff = float(np.max(np.abs(rp - cp))) if rp.shape == cp.shape else float("inf")
+            diff = _max_abs_diff(rp, cp)
             diffs.append(diff)
             rt = ctc_greedy_decode(rp[None], reference.charset)[0][0]
             ct = ctc_greedy_decode(cp[None], candidate.charset)[0][0]
@@ -110,14 +127,27 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
     # nearest-rank percentile: no arithmetic on the inf that a NaN/Inf line gives
     p99 = float(np.sort(diffs)[int(0.99 * (len(diffs) - 1))]) if diffs else 0.0
-    failures = criteria.failures(max_diff, identical / n if n else 0.0, nonfinite, labelled) if n else ["no lines checked"]
+    if deployed is None:
+        failures = criteria.failures(max_diff, identical / n if n else 0.0, nonfinite, labelled) if n else ["no lines checked"]
+    else:
+        failures = (criteria.failures(max(max_diff, deployed_diff), min(identical, deployed_identical) / n, nonfinite,
+                                      labelled) if n else ["no lines checked"])
     return ParityReport(
         reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
         p99_abs_prob_diff=p99, worst_line=worst,
         nonfinite_lines=nonfinite, criteria=str(criteria), passed=not failures, failures=failures,
         mismatches=mismatches, labelled=labelled,
+        deployed_max_abs_prob_diff=deployed_diff if deployed is not None else None,
+        deployed_identical_text=deployed_identical if deployed is not None else None,
     )
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """inf for a shape mismatch or a NaN/Inf output."""
+    if a.shape != b.shape or not np.all(np.isfinite(b)):
+        return float("inf")
+    return float(np.max(np.abs(a - b)))
 
 
 def _describe(rec: TextRecognizer) -> str:

@@ -81,7 +81,8 @@ class TextRecognizer:
     """A loaded text-recognition model. Build it with ``edge_sdk.create_model``."""
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
-                 precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto") -> None:
+                 precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
+                 optimize_graph: bool = True) -> None:
         self.model = model
         if cache_dir == "auto":
             cache_dir = compiled_cache_dir()
@@ -102,7 +103,7 @@ class TextRecognizer:
             try:
                 self.session = runtimes.load_backend(cand.backend, model.model_file, threads=threads,
                                                      device=cand.device, precision=precision, cache_dir=cache,
-                                                     extra=model.runtime_hints)
+                                                     extra=model.runtime_hints, optimize_graph=optimize_graph)
             except (runtimes.BackendNotInstalled, runtimes.DeviceUnavailable) as exc:
                 if len(candidates) == 1:
                     raise BackendUnavailableError(str(exc)) from exc

@@ -68,6 +68,9 @@ class BackendOptions:
     precision: str = "f32"
     # Where a backend may keep compiled models between processes (None = no cache).
     cache_dir: Optional[str] = None
+    # False: run the graph op by op as written, without the fusions that reorder float math. Conversion
+    # checks use it to measure the converter alone; backends without the switch ignore it.
+    optimize_graph: bool = True
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def resolved_threads(self) -> int:
@@ -81,6 +84,8 @@ class Session(abc.ABC):
     name: str = ""
     #: model file formats this backend can load, by file suffix (".onnx", ".pdmodel", ...)
     formats: Tuple[str, ...] = ()
+    #: True when ``BackendOptions.optimize_graph=False`` changes what runs
+    graph_optimization_switch: bool = False
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         self.model_file = Path(model_file)

@@ -39,6 +39,7 @@ def provider_options(device: str, options: BackendOptions, input_name: str = "x"
 class OnnxRuntimeSession(Session):
     name = "onnxruntime"
     formats = (".onnx",)
+    graph_optimization_switch = True
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)
@@ -61,7 +62,8 @@ class OnnxRuntimeSession(Session):
         so.intra_op_num_threads = options.resolved_threads()
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if options.optimize_graph
+                                       else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         so.log_severity_level = 3  # paddle2onnx leaves unused initializers; ORT warns about each one
         try:
             self._session = ort.InferenceSession(

@@ -41,6 +41,8 @@ def test_manifest(onnx_artifact: Path, paddle_model: ModelDir) -> None:
     assert spec["classes"] == 6625 and spec["color"] == "BGR"
     p = m["parity"]
     assert p["passed"] and p["lines"] == 8 and p["identical_text"] == 8 and p["max_abs_prob_diff"] < 1e-3
+    # checked as converted (graph as written) and as deployed (onnxruntime's fusions on)
+    assert p["deployed_identical_text"] == 8 and 0 < p["deployed_max_abs_prob_diff"] < 1e-3
     assert p["labelled"]["reference"]["acc"] == p["labelled"]["candidate"]["acc"]
 
 

@@ -26,6 +26,8 @@ def test_onnx_parity_over_all_val_lines(ic15_conversion, ic15_val_samples: List[
     assert p.lines == len(ic15_val_samples) == 2077
     assert p.identical_text == p.lines, p.mismatches
     assert p.passed and p.max_abs_prob_diff <= 3e-3
+    # and as deployed, with onnxruntime's graph fusions on
+    assert p.deployed_identical_text == p.lines and p.deployed_max_abs_prob_diff <= 3e-3
     ref, cand = p.labelled["reference"], p.labelled["candidate"]
     assert ref == cand
 

@@ -40,6 +40,16 @@ def test_threads_are_honoured(model_files: dict) -> None:
     assert runtimes.load_backend("paddle", model_files["paddle"], threads=0).describe()["threads"] == runtimes.default_threads()
 
 
+def test_onnxruntime_can_run_the_graph_as_written(model_files: dict) -> None:
+    """optimize_graph=False switches off onnxruntime's fusions: same results up to float reordering."""
+    x = np.random.default_rng(2).uniform(-1, 1, size=(1, 3, 48, 320)).astype(np.float32)
+    fused = runtimes.load_backend("onnxruntime", model_files["onnxruntime"], threads=1)
+    plain = runtimes.load_backend("onnxruntime", model_files["onnxruntime"], threads=1, optimize_graph=False)
+    assert fused.graph_optimization_switch and not runtimes.backend_class("paddle").graph_optimization_switch
+    a, b = fused.run(x), plain.run(x)
+    assert np.abs(a - b).max() < 1e-3 and not np.array_equal(a, b)
+
+
 def test_registry_errors(model_files: dict) -> None:
     with pytest.raises(runtimes.BackendNotInstalled, match="unknown backend 'tvm'"):
         runtimes.load_backend("tvm", model_files["paddle"])
