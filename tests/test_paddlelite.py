@@ -12,6 +12,7 @@ import pytest
 paddlelite = pytest.importorskip("paddlelite", reason="paddlelite is not installed: run the Python 3.9 leg")
 
 import runtimes  # noqa: E402
+from runtimes import paddlelite_backend  # noqa: E402
 from converters import convert  # noqa: E402
 from converters.paddlelite_export import runtime_hints  # noqa: E402
 from edge_sdk import create_model  # noqa: E402
@@ -62,6 +63,12 @@ def test_one_predictor_per_shape_keeps_results_right(lite_x86, paddle_model: Mod
         assert np.abs(session.run(x) - ref.run(x)).max() < 3e-3, f"width {w}"
     batch = np.stack([resize_normalize(img, paddle_model.preprocess)] * 3)
     assert np.abs(session.run(batch) - ref.run(batch)).max() < 3e-3
+    # the predictor cache is bounded by N x W (each predictor's workspace grows with it), newest kept
+    assert list(session._predictors)[-1] == batch.shape
+    assert sum(n * w for n, *_, w in session._predictors) <= paddlelite_backend.MAX_CACHED_COLUMNS
+    big = np.zeros((8, 3, 48, 640), np.float32)
+    session.run(big)
+    assert list(session._predictors) == [big.shape]  # over the budget alone: kept, everything older dropped
 
 
 def test_numpy_2_is_refused(lite_x86, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
