@@ -206,6 +206,8 @@ def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: O
         "runtime": hints,
         "conversion_notes": notes,
         "parity": report.as_dict() if report is not None else {"run": False, "reason": not_run},
+        # runtimes.selection runs an integer artifact on this backend first: its accuracy was measured there
+        "checked_backend": tgt.backend if report is not None else "",
     }
 
 

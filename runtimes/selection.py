@@ -14,6 +14,10 @@ Why the orders are what they are (measured numbers are in README "Choosing a bac
   ARMv8.2); onnxruntime's MLAS is the portable fallback, then OpenVINO's ARM CPU plugin.
 - NVIDIA (desktop GPU or Jetson): onnxruntime's TensorRT provider, then CUDA (with cuDNN's heuristic
   algorithm search, not the exhaustive default that re-benchmarks every new width), then the CPU order.
+- Integer artifacts (int8/int16) run first on the backend their conversion checked them on (the manifest's
+  ``checked_backend``): each backend executes a quantized graph with its own kernels and rounding, so the
+  accuracy the parity report measured holds there. An INT8 ONNX (QDQ) measured 65.14% on onnxruntime and
+  65.19% on OpenVINO, and onnxruntime ran it faster (bench, README).
 Profiles of hardware we lack are recorded as test data (``tests/data/device_profiles``).
 """
 from __future__ import annotations
@@ -66,6 +70,8 @@ ORT_DEVICE_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProv
 OPENVINO_DEVICE = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
 # compute precisions other than f32 are an OpenVINO setting
 PRECISION_BACKENDS = {"f32": tuple(BACKENDS), "bf16": ("openvino",), "f16": ("openvino",)}
+# stored precisions whose results depend on the backend's integer kernels
+INTEGER_PRECISIONS = ("int8", "int16")
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Artifact:
     model_file: Path
     precision: str = "fp32"  # what is stored: fp32, fp16, int8, int16
     places: Tuple[str, ...] = ()  # Paddle Lite: the places the .nb was built for
+    checked_backend: str = ""  # the backend the conversion's parity check ran it on
 
     @classmethod
     def from_file(cls, model_file: Path, manifest: Optional[Dict[str, Any]] = None) -> "Artifact":
@@ -86,7 +93,13 @@ class Artifact:
                 manifest = {}
         hints = manifest.get("runtime") or {}
         places = tuple(p.strip() for p in str(hints.get("valid_places") or "").split(",") if p.strip())
-        return cls(Path(model_file), str(manifest.get("precision") or "fp32"), places)
+        return cls(Path(model_file), str(manifest.get("precision") or "fp32"), places,
+                   str(manifest.get("checked_backend") or ""))
+
+    @property
+    def runs_first_on(self) -> str:
+        """The backend an integer artifact must run on first (its accuracy was measured there), else ''."""
+        return self.checked_backend if self.precision in INTEGER_PRECISIONS else ""
 
 
 @dataclass
@@ -128,7 +141,11 @@ class Selection:
         c = self.chosen
         skipped = [f"{d.label} ({d.reason})" for d in self.candidates[:self.candidates.index(c)]]
         on = f" on {c.artifact.model_file.name}" if c.artifact else ""
-        text = f"{c.label}{on}: first usable in the '{self.rule.name}' ranking ({self.rule.why})"
+        if c.artifact is not None and c.backend == c.artifact.runs_first_on:
+            text = (f"{c.label}{on}: the {c.artifact.precision} artifact's accuracy was checked on {c.backend}, so it "
+                    f"runs there before the '{self.rule.name}' ranking ({self.rule.why})")
+        else:
+            text = f"{c.label}{on}: first usable in the '{self.rule.name}' ranking ({self.rule.why})"
         return text + (f"; skipped {', '.join(skipped)}." if skipped else ".")
 
 
@@ -167,7 +184,6 @@ def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: 
     rule = select_rule(profile)
     selection = Selection(rule=rule, precision=precision)
     allowed = PRECISION_BACKENDS.get(precision, ())
-    rank_no = 0
     for entry in rule.order:
         backend, device = entry.split(":")
         formats = BACKENDS[backend].formats
@@ -180,11 +196,11 @@ def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: 
             reason = _device_check(backend, device, profile, artifact)
             if reason is None and backend not in allowed:
                 reason = f"computes in f32 only, {precision} asked"
-            if reason is None:
-                rank_no += 1
-                selection.candidates.append(Candidate(backend, device, artifact, True, f"rank {rank_no}"))
-            else:
-                selection.candidates.append(Candidate(backend, device, artifact, False, reason))
+            selection.candidates.append(Candidate(backend, device, artifact, reason is None, reason or ""))
+    # an integer artifact's checked backend goes first (stable: the rule's order otherwise)
+    selection.candidates.sort(key=lambda c: not (c.artifact is not None and c.backend == c.artifact.runs_first_on))
+    for rank_no, c in enumerate(selection.usable, 1):
+        c.reason = f"rank {rank_no}"
     return selection
 
 

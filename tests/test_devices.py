@@ -143,6 +143,28 @@ def test_ranking_on_recorded_profiles(name: str, artifacts: List[str], precision
     assert usable(sel) == expected, sel.explain()
 
 
+def test_an_int8_artifact_runs_first_where_its_accuracy_was_checked() -> None:
+    epyc = profile("x86_amd_epyc_ci")
+    int8 = Artifact(Path("/models/inference.onnx"), "int8", (), "onnxruntime")
+    sel = rank(epyc, [int8])
+    assert usable(sel) == ["onnxruntime:cpu .onnx", "openvino:cpu .onnx"]
+    assert [c.reason for c in sel.usable] == ["rank 1", "rank 2"]
+    assert sel.explain().startswith("onnxruntime:cpu on inference.onnx: the int8 artifact's accuracy was checked "
+                                    "on onnxruntime, so it runs there before the 'x86' ranking")
+    # FP32 keeps the device's order; an int8 artifact without a record of its check too
+    assert rank(epyc, [Artifact(Path("/models/inference.onnx"), "fp32", (), "onnxruntime")]).chosen.label == "openvino:cpu"
+    assert rank(epyc, [art("inference.onnx", "int8")]).chosen.label == "openvino:cpu"
+    # and a checked backend that is not installed is dropped as usual, the rest in order
+    epyc.backends.pop("onnxruntime")
+    assert rank(epyc, [int8]).chosen.label == "openvino:cpu"
+
+
+def test_artifacts_record_the_backend_they_were_checked_on(onnx_artifact: Path) -> None:
+    m = json.loads((onnx_artifact / "manifest.json").read_text(encoding="utf-8"))
+    assert m["checked_backend"] == "onnxruntime"
+    assert Artifact.from_file(onnx_artifact / "inference.onnx").checked_backend == "onnxruntime"
+
+
 def test_rules_pick_the_device_class() -> None:
     assert [rank(profile(n)).rule.name for n in ("x86_amd_epyc_ci", "x86_intel_core_i5_1135g7", "x86_nvidia_rtx_desktop",
                                                  "rpi4_bookworm", "jetson_orin_nano")] == \
