@@ -97,18 +97,17 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
         images = [read_image(s.path) for s in chunk]
         ref_probs = reference.run_lines(images, batch_size)
         cand_probs = candidate.run_lines(images, batch_size)
-        if deployed is not None:
-            for rp, dp in zip(ref_probs, deployed.run_lines(images, batch_size)):
-                deployed_diff = max(deployed_diff, _max_abs_diff(rp, dp))
-                deployed_identical += (ctc_greedy_decode(rp[None], reference.charset)[0][0]
-                                       == ctc_greedy_decode(dp[None], deployed.charset)[0][0])
-        for s, rp, cp in zip(chunk, ref_probs, cand_probs):
+        dep_probs = deployed.run_lines(images, batch_size) if deployed is not None else [None] * len(chunk)
+        for s, rp, cp, dp in zip(chunk, ref_probs, cand_probs, dep_probs):
             if not np.all(np.isfinite(cp)):
                 nonfinite += 1
             diff = _max_abs_diff(rp, cp)
             diffs.append(diff)
             rt = ctc_greedy_decode(rp[None], reference.charset)[0][0]
             ct = ctc_greedy_decode(cp[None], candidate.charset)[0][0]
+            if dp is not None:
+                deployed_diff = max(deployed_diff, _max_abs_diff(rp, dp))
+                deployed_identical += rt == ctc_greedy_decode(dp[None], candidate.charset)[0][0]
             ref_texts.append(rt)
             cand_texts.append(ct)
             if rt != ct and len(mismatches) < 20:
@@ -127,11 +126,10 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
     # nearest-rank percentile: no arithmetic on the inf that a NaN/Inf line gives
     p99 = float(np.sort(diffs)[int(0.99 * (len(diffs) - 1))]) if diffs else 0.0
-    if deployed is None:
-        failures = criteria.failures(max_diff, identical / n if n else 0.0, nonfinite, labelled) if n else ["no lines checked"]
-    else:
-        failures = (criteria.failures(max(max_diff, deployed_diff), min(identical, deployed_identical) / n, nonfinite,
-                                      labelled) if n else ["no lines checked"])
+    # the criteria hold for the artifact as converted and, when checked, as deployed
+    worst_identical = min(identical, deployed_identical) if deployed is not None else identical
+    failures = (criteria.failures(max(max_diff, deployed_diff), worst_identical / n, nonfinite, labelled) if n
+                else ["no lines checked"])
     return ParityReport(
         reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
