@@ -32,6 +32,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+import runtimes
 from edge_sdk.ctc import Charset, ctc_greedy_decode
 from edge_sdk.datasets import Sample, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
@@ -160,7 +161,7 @@ def quantize_onnx(fp32_onnx: Path, out: Path, batches: Sequence[np.ndarray], rec
         return []
     assert source is not None
     lines = goal.lines(source)
-    fp32_acc = _mean(line_scores(_ort_runner(model_in), lines, source.charset))
+    fp32_acc = _mean(line_scores(runtimes.load_backend("onnxruntime", model_in).run, lines, source.charset))
     candidates = _quantizable_nodes(model_in, recipe)
     cap = int(recipe.max_float_share * len(candidates))
     steps = [0] + [k for k in recipe.float_ladder if k < cap] + ([cap] if cap else [])
@@ -171,7 +172,7 @@ def quantize_onnx(fp32_onnx: Path, out: Path, batches: Sequence[np.ndarray], rec
         if k and not ranked:
             ranked = rank_onnx_nodes(model_in, step_file, batches[:recipe.ranking_lines], candidates)
         _quantize_static(model_in, step_file, batches, recipe, ranked[:k])
-        drop = fp32_acc - _mean(line_scores(_ort_runner(step_file), lines, source.charset))
+        drop = fp32_acc - _mean(line_scores(runtimes.load_backend("onnxruntime", step_file).run, lines, source.charset))
         tried.append((k, drop))
         log.info("int8 onnx: %d of %d nodes in FP32 -> acc drop %.2f points", k, len(candidates), 100 * drop)
         if drop <= goal.max_drop + 1e-9:
@@ -215,16 +216,6 @@ def _quantize_static(model_in: Path, out: Path, batches: Sequence[np.ndarray], r
     )
 
 
-def _ort_runner(model: Path) -> Callable[[np.ndarray], np.ndarray]:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return lambda x: sess.run(None, {name: x})[0]
-
-
 def _quantizable_nodes(model: Path, recipe: OnnxInt8Recipe) -> List[str]:
     import onnx
 
@@ -254,7 +245,8 @@ def rank_onnx_nodes(fp32_model: Path, qdq_model: Path, batches: Sequence[np.ndar
         noise = sum(float(np.sum((a.astype(np.float64) - b) ** 2)) for a, b in zip(ref[t], got[t]))
         return 120.0 if noise <= signal * 1e-12 else min(120.0, 10 * np.log10(signal / noise))
 
-    cost = {name: min([sqnr(t) for t in ins if t in ref] or [120.0]) - sqnr(out) for name, (ins, out) in io.items()}
+    db = {t: sqnr(t) for t in ref}  # a node's output is the next node's input: each tensor once
+    cost = {name: min([db[t] for t in ins if t in db] or [120.0]) - db.get(out, 120.0) for name, (ins, out) in io.items()}
     return sorted(nodes, key=lambda n: -cost.get(n, 0.0))
 
 
