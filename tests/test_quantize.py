@@ -86,11 +86,17 @@ def naive_recipes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("converters.quantize.RECIPES", {})
 
 
+def convert_with_goal(model: ModelDir, target: str, out: Path, ic15_val: Path, calib_size: int, check_limit: int,
+                      max_acc_drop: float):  # type: ignore[no-untyped-def]
+    """INT8 with --max-acc-drop: calibrated on IC15 train, scored on the first ``check_limit`` IC15 val lines."""
+    return convert(str(model.path), target, out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
+                   calib_size=calib_size, check_data=str(ic15_val), check_limit=check_limit, max_acc_drop=max_acc_drop)
+
+
 def test_onnx_max_acc_drop_keeps_the_most_sensitive_nodes_in_fp32(naive_recipes: None, paddle_model: ModelDir,
                                                                   ic15_val: Path, tmp_path: Path) -> None:
     out = tmp_path / "onnx-int8"
-    r = convert(str(paddle_model.path), "onnx", out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
-                calib_size=32, check_data=str(ic15_val), check_limit=100, max_acc_drop=2.0)
+    r = convert_with_goal(paddle_model, "onnx", out, ic15_val, calib_size=32, check_limit=100, max_acc_drop=2.0)
     assert r.parity is not None and r.parity.passed and r.parity.labelled is not None
     drop = r.parity.labelled["reference"]["acc"] - r.parity.labelled["candidate"]["acc"]
     assert drop <= 0.02 + 1e-9
@@ -117,16 +123,14 @@ def test_onnx_max_acc_drop_fails_cleanly_when_out_of_reach(naive_recipes: None, 
     out = tmp_path / "onnx-int8"
     with pytest.raises(ConversionError, match=r"ONNX INT8 cannot keep the acc drop within 1 points on .*val.txt: the "
                                               r"best was \d+\.\d\d points with 0 of \d+ quantizable nodes in FP32"):
-        convert(str(paddle_model.path), "onnx", out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
-                calib_size=16, check_data=str(ic15_val), check_limit=100, max_acc_drop=1.0)
+        convert_with_goal(paddle_model, "onnx", out, ic15_val, calib_size=16, check_limit=100, max_acc_drop=1.0)
     assert not out.exists() and not list(tmp_path.glob(".onnx-int8*"))
 
 
 def test_openvino_max_acc_drop_reverts_quantizers_with_nncf(naive_recipes: None, paddle_model: ModelDir,
                                                            ic15_val: Path, tmp_path: Path) -> None:
     out = tmp_path / "ov-int8"
-    r = convert(str(paddle_model.path), "openvino", out, precision="int8", calib=str(ic15_val.parent / "train.txt"),
-                calib_size=32, check_data=str(ic15_val), check_limit=60, max_acc_drop=1.0)
+    r = convert_with_goal(paddle_model, "openvino", out, ic15_val, calib_size=32, check_limit=60, max_acc_drop=1.0)
     assert r.parity is not None and r.parity.passed and r.parity.labelled is not None
     assert r.parity.labelled["reference"]["acc"] - r.parity.labelled["candidate"]["acc"] <= 0.01 + 1e-9
     note = r.manifest["conversion_notes"][-1]
