@@ -114,6 +114,11 @@ class Candidate:
     def label(self) -> str:
         return f"{self.backend}:{self.device}"
 
+    @property
+    def on_checked_backend(self) -> bool:
+        """An integer artifact on the backend its accuracy was checked on: it goes before the rule's order."""
+        return self.artifact is not None and self.backend == self.artifact.runs_first_on
+
     def to_dict(self) -> Dict[str, Any]:
         art = self.artifact
         return {"backend": self.backend, "device": self.device, "model_file": str(art.model_file) if art else None,
@@ -141,7 +146,7 @@ class Selection:
         c = self.chosen
         skipped = [f"{d.label} ({d.reason})" for d in self.candidates[:self.candidates.index(c)]]
         on = f" on {c.artifact.model_file.name}" if c.artifact else ""
-        if c.artifact is not None and c.backend == c.artifact.runs_first_on:
+        if c.on_checked_backend:
             text = (f"{c.label}{on}: the {c.artifact.precision} artifact's accuracy was checked on {c.backend}, so it "
                     f"runs there before the '{self.rule.name}' ranking ({self.rule.why})")
         else:
@@ -198,7 +203,7 @@ def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: 
                 reason = f"computes in f32 only, {precision} asked"
             selection.candidates.append(Candidate(backend, device, artifact, reason is None, reason or ""))
     # an integer artifact's checked backend goes first (stable: the rule's order otherwise)
-    selection.candidates.sort(key=lambda c: not (c.artifact is not None and c.backend == c.artifact.runs_first_on))
+    selection.candidates.sort(key=lambda c: not c.on_checked_backend)
     for rank_no, c in enumerate(selection.usable, 1):
         c.reason = f"rank {rank_no}"
     return selection
