@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from edge_sdk._fs import MARKER
 from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.hub import resolve
-from edge_sdk.model_dir import ModelDir, write_inference_yml
+from edge_sdk.model_dir import MANIFEST, ModelDir, write_inference_yml
 from edge_sdk.recognizer import TextRecognizer
 
-from .artifact import source_sha256, staged_directory, tool_versions, write_manifest
+from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
 from .quantize import AccuracyGoal
 
@@ -105,6 +106,7 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError("--max-acc-drop applies to --precision int8 only.")
     if max_acc_drop is not None and not 0 <= max_acc_drop <= 100:
         raise ConversionError(f"--max-acc-drop is in accuracy points, 0 to 100, not {max_acc_drop:g}.")
+    check_output_path(Path(output))  # before anything is loaded: refuse early what would be refused at the end
     src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
     if src.format not in tgt.sources:
         raise ConversionError(
@@ -141,6 +143,7 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         else:
             deployed = (TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
                         if precision == "fp32" and candidate.session.graph_optimization_switch else None)
+            log.info("checking parity on %d lines of %s", len(samples), data_name)
             report = check_parity(reference, candidate, samples, data_name, criteria, batch_size, deployed)
         manifest = _manifest(src, tgt, precision, stage, report, not_run, exporter.io_spec(stage / tgt.program_file),
                              {**{k: v for k, v in options.items() if k != "goal"}, **hints}, notes)
@@ -199,7 +202,8 @@ def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: O
         "target": tgt.name,
         "precision": precision,
         "program_file": tgt.program_file,
-        "size_bytes": sum(f.stat().st_size for f in stage.iterdir() if f.is_file() and f.name != "manifest.json"),
+        "size_bytes": sum(f.stat().st_size for f in stage.iterdir()
+                          if f.is_file() and f.name not in (MANIFEST, MARKER)),
         "source": {"path": str(src.path.resolve()), "format": src.format, "sha256": source_sha256(files)},
         "tools": tool_versions(*tgt.tools),
         "input_spec": io_spec,

@@ -8,10 +8,10 @@ exceptions, so the output file is checked here.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import ModelDir
 
@@ -39,7 +39,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
     if precision == "int8":
         batches = quantize.calibration_batches(source, quantize.require_calib(calib), calib_size)
         recipe = quantize.recipe_for(source).onnx
-        with tempfile.TemporaryDirectory(prefix="edge-sdk-q-") as tmp:
+        with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
             export(source, Path(tmp))
             with captured_native_output():
                 notes = quantize.quantize_onnx(Path(tmp) / ONNX_FILE, stage / ONNX_FILE, batches, recipe, Path(tmp),
@@ -47,7 +47,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
         set_metadata(stage / ONNX_FILE, _metadata(source))
         return [f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}"] + notes
     for module in ("paddle", "paddle2onnx", "onnx"):
-        require(module, 'pip install "edge-sdk[convert]"')
+        require(module, 'pip install paddlepaddle "paddle2onnx>=2.0,<2.1" onnx onnxruntime')
     if not source.is_paddle:
         raise ConversionError(f"{source.path} is a {source.format} model; ONNX export needs a Paddle inference model.")
     import paddle2onnx
@@ -56,7 +56,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
     opset = source.spec.onnx_opset
     params = source.model_file.with_suffix(".pdiparams")
     os.environ.setdefault("GLOG_minloglevel", "2")
-    with captured_native_output() as log:
+    with captured_native_output() as log, scratch_dir(stage):  # paddle2onnx's intermediate files go there
         try:
             paddle2onnx.export(
                 str(source.model_file), str(params), save_file=str(out), opset_version=opset,

@@ -6,10 +6,10 @@ float16 in the IR; what the device computes in is a runtime setting (``INFERENCE
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import ConversionError
 from edge_sdk.model_dir import OV_RT_INFO_DICT, ModelDir
 from runtimes.base import first_line
@@ -22,10 +22,10 @@ XML_FILE = "inference.xml"
 
 def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
            calib_size: int = quantize.DEFAULT_CALIB_SIZE, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
-    onnx_export.require("openvino", 'pip install "edge-sdk[openvino]"')
+    onnx_export.require("openvino", "pip install openvino")
     import openvino as ov
 
-    with tempfile.TemporaryDirectory(prefix="edge-sdk-ov-") as tmp:
+    with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
         if source.format == "paddle-legacy":
             frontend_input = source.model_file
             route = "OpenVINO Paddle frontend"

