@@ -6,17 +6,27 @@ A backend is loaded once from a model file and then run many times:
     probs = session.run(batch)        # float32[N, 3, 48, W] -> float32[N, T, C]
 
 Backends know nothing about images, dictionaries or text; those live in ``edge_sdk``.
+
+A session may be shared by threads: ``run`` may be called concurrently and gives each caller the
+same result a single-thread run would. ``Session.concurrency`` says how each backend makes that so.
 """
 from __future__ import annotations
 
 import abc
+import contextlib
+import logging
 import os
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Set, Tuple, TypeVar
 
 import numpy as np
+
+log = logging.getLogger("runtimes")
+T = TypeVar("T")
 
 
 class RuntimeErrorBase(Exception):
@@ -74,7 +84,85 @@ class BackendOptions:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def resolved_threads(self) -> int:
-        return self.threads if self.threads and self.threads > 0 else default_threads()
+        """``threads``, or every core this process may use when it is 0 or more than that.
+
+        Asking for more threads than cores only adds contention (and onnxruntime takes seconds to
+        start thousands of threads), so such a request is clamped, with one warning per process.
+        """
+        available = default_threads()
+        if not self.threads or self.threads <= 0:
+            return available
+        if self.threads > available:
+            _warn_once(("threads", self.threads, available),
+                       "threads=%d is more than the %d cores available; using %d", self.threads, available, available)
+            return available
+        return self.threads
+
+
+_warned: Set[Tuple[Any, ...]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(key: Tuple[Any, ...], msg: str, *args: Any, logger: Optional[logging.Logger] = None) -> None:
+    """Log ``msg`` as a warning the first time ``key`` is seen in this process."""
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    (logger or log).warning(msg, *args)
+
+
+class ObjectPool(Generic[T]):
+    """Idle objects (infer requests, predictors) lent to one caller at a time.
+
+    ``take()`` lends the most recently returned idle object (its caches are warm); when none is idle
+    and fewer than ``max_size`` exist, ``factory`` makes one; otherwise the caller waits for one.
+    """
+
+    def __init__(self, max_size: int, factory: Optional[Callable[[], T]] = None, initial: Optional[List[T]] = None) -> None:
+        self.max_size = max(1, max_size, len(initial or []))
+        self._factory = factory
+        self._idle: "queue.LifoQueue[T]" = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self.created = 0
+        for item in initial or []:
+            self._idle.put(item)
+            self.created += 1
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[T]:
+        try:
+            item = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                make = self._factory is not None and self.created < self.max_size
+                if make:
+                    self.created += 1
+            if make:
+                try:
+                    item = self._factory()  # type: ignore[misc]
+                except BaseException:
+                    with self._lock:
+                        self.created -= 1
+                    raise
+            else:
+                item = self._idle.get()
+        try:
+            yield item
+        finally:
+            self._idle.put(item)
+
+    def clear(self) -> None:
+        """Drop the idle objects to free them early; later takes make new ones. Needs a factory."""
+        if self._factory is None:
+            return  # nothing could replace them: a later take() would wait forever
+        with self._lock:
+            while True:
+                try:
+                    self._idle.get_nowait()
+                except queue.Empty:
+                    break
+                self.created -= 1
 
 
 class Session(abc.ABC):
@@ -86,6 +174,11 @@ class Session(abc.ABC):
     formats: Tuple[str, ...] = ()
     #: True when ``BackendOptions.optimize_graph=False`` changes what runs
     graph_optimization_switch: bool = False
+    #: How ``run`` is made safe to call from several threads at once (each gets a single-thread result):
+    #: ``"native"`` - the library's own call is thread-safe (onnxruntime); ``"pool"`` - each call borrows
+    #: its own worker (OpenVINO infer request, Paddle predictor clone) from a bounded pool; ``"lock"`` -
+    #: calls run one at a time.
+    concurrency: str = "native"
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         self.model_file = Path(model_file)
@@ -103,6 +196,7 @@ class Session(abc.ABC):
             "threads": self.options.resolved_threads(),
             "precision": self.options.precision,
             "model_file": str(self.model_file),
+            "concurrency": self.concurrency,
         }
 
     def _require_f32(self) -> None:

@@ -4,6 +4,9 @@ Text lines come in many widths. cuDNN's default (EXHAUSTIVE) benchmarks every co
 for each new input shape, so the first line of each width would stall; ``HEURISTIC`` picks from
 cuDNN's own heuristics instead. TensorRT gets one optimisation profile covering every width the
 preprocessing can produce and keeps built engines in the compiled-model cache.
+
+Concurrency ``native``: ``InferenceSession.run`` is thread-safe (onnxruntime documents it), so one
+session serves every thread as is; concurrent calls share its intra-op thread pool.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ class OnnxRuntimeSession(Session):
     name = "onnxruntime"
     formats = (".onnx",)
     graph_optimization_switch = True
+    concurrency = "native"  # InferenceSession.run may be called from several threads at once
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)

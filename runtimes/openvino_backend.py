@@ -3,25 +3,61 @@
 Precision is explicit. OpenVINO's CPU plugin computes in bf16 by default on CPUs with AVX-512 BF16 or
 AMX, so an "FP32" IR silently drifts there; this backend always sets ``INFERENCE_PRECISION_HINT``
 (default ``f32``) and refuses ``bf16``/``f16`` where the device lacks them.
+
+Concurrency ``pool``: an ``InferRequest`` is not thread-safe (shared by 8 threads it raises "Infer Request
+is busy" or, measured here, silently hands callers other calls' outputs: 191 of 192 wrong). Each ``run`` borrows an idle request from a
+pool, making a new one when none is idle (at most ``max(cores, the device's optimal number)``; more
+callers wait for one), and copies the output before giving the request back. With the LATENCY hint
+the CPU plugin has one stream, so concurrent requests are correct but not faster than one.
+
+Compiled-model cache (``options.cache_dir``): our own, not OpenVINO's ``CACHE_DIR``, which crashes
+(SIGBUS) when several processes fill an empty cache at once and raises on read-only storage. A blob
+is keyed by the sha256 of the model's files, the device and what it is, the compile config and the
+OpenVINO version; it is written to a temporary file in the cache dir and renamed into place, so
+readers never see a partial blob, and it carries its own length and CRC-32, so a damaged one is
+found (OpenVINO imports a flipped byte silently and computes garbage), deleted and recompiled. Any
+problem with the cache dir (read-only, a file, full disk, no permission) costs one warning and the
+model runs uncached.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import struct
+import tempfile
+import time
+import zlib
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .base import BackendOptions, DeviceUnavailable, ModelLoadError, Session, first_line
+from .base import (
+    BackendOptions, DeviceUnavailable, ModelLoadError, ObjectPool, Session, _warn_once, default_threads, first_line,
+)
+
+log = logging.getLogger("runtimes.openvino")
 
 # our device names -> OpenVINO's
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
 # precision -> the OPTIMIZATION_CAPABILITIES entry a device must list for it
 _PRECISION_CAPS = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
+# files beside the model file that hold its weights
+_COMPANIONS = {".xml": ".bin", ".pdmodel": ".pdiparams"}
+# Bump when what this module does to a model before compiling changes (e.g. _fix_input_shape).
+_CACHE_FORMAT = "edge-sdk-openvino-blob-1"
+_BLOB_MAGIC = b"EDGESDK-OVBLOB2\n"
+# after the magic: the payload's length and CRC-32 (catches damage; checks 11 MB in ~2 ms, sha256 takes ~15)
+_HEADER = struct.Struct("<QI")
+# a temporary blob older than this was left by a killed process (writing one takes well under a second)
+_STALE_TMP_S = 3600.0
 
 
 class OpenVINOSession(Session):
     name = "openvino"
     formats = (".xml", ".onnx", ".pdmodel")  # a legacy Paddle program through OpenVINO's Paddle frontend
+    concurrency = "pool"  # one InferRequest per concurrent run() call
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)
@@ -39,8 +75,9 @@ class OpenVINOSession(Session):
         precision = options.precision.lower()
         if precision not in _PRECISION_CAPS:
             raise DeviceUnavailable(f"unknown precision {options.precision!r}; use one of {', '.join(_PRECISION_CAPS)}.")
+        caps: List[str] = []
         if device != "AUTO":
-            caps = ov_core.get_property(device, "OPTIMIZATION_CAPABILITIES")
+            caps = list(ov_core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
             if _PRECISION_CAPS[precision] not in caps:
                 raise DeviceUnavailable(
                     f"OpenVINO {device} here cannot compute in {precision} (it supports {', '.join(caps)}); use 'f32'."
@@ -48,20 +85,106 @@ class OpenVINOSession(Session):
         config: Dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
         if device in ("CPU", "AUTO"):
             config["INFERENCE_NUM_THREADS"] = options.resolved_threads()
-        if options.cache_dir:
-            Path(options.cache_dir).mkdir(parents=True, exist_ok=True)
-            ov_core.set_property({"CACHE_DIR": str(options.cache_dir)})
-        try:
-            model = ov_core.read_model(str(model_file))
-            self._fix_input_shape(model)
-            self._compiled = ov_core.compile_model(model, device, config)
-        except RuntimeError as exc:
-            raise ModelLoadError(f"OpenVINO could not load {model_file}: {first_line(exc)}") from exc
         self._device = device
-        self._request = self._compiled.create_infer_request()
+        self._cache: Optional[CompiledModelCache] = None
+        self.cache_status = "off"  # off | hit | written | recompiled | unusable | unsupported
+        if options.cache_dir:
+            if "EXPORT_IMPORT" in caps:
+                self._cache = CompiledModelCache(Path(options.cache_dir), self._cache_key(ov, ov_core, config, caps))
+            else:
+                self.cache_status = "unsupported"
+                log.info("OpenVINO %s cannot export compiled models; running without the compiled-model cache.", device)
+        self._compiled = self._load(ov_core, config)
+        optimal = 1
+        try:
+            optimal = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        except RuntimeError:
+            pass
+        self._requests = ObjectPool(max(default_threads(), optimal), factory=self._compiled.create_infer_request,
+                                    initial=[self._compiled.create_infer_request()])
         # What the plugin actually compiled with, not what was asked (AUTO does not report it).
         self._precision = (self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
                            if device != "AUTO" else precision)
+
+    # -- compiling, through the cache ---------------------------------------------------------------
+    def _cache_key(self, ov: Any, ov_core: Any, config: Dict[str, Any], caps: List[str]) -> str:
+        """sha256 over everything that changes the compiled blob."""
+        h = hashlib.sha256()
+
+        def part(label: str, value: object) -> None:
+            h.update(f"{label}={value}\n".encode("utf-8"))
+
+        part("format", _CACHE_FORMAT)
+        part("openvino", ov.get_version())
+        part("device", self._device)
+        part("device_name", _device_property(ov_core, self._device, "FULL_DEVICE_NAME"))
+        part("device_arch", _device_property(ov_core, self._device, "DEVICE_ARCHITECTURE"))
+        part("capabilities", ",".join(sorted(caps)))
+        part("config", sorted((k, str(v)) for k, v in config.items()))
+        files = [self.model_file]
+        companion = _COMPANIONS.get(self.model_file.suffix)
+        if companion:
+            files.append(self.model_file.with_suffix(companion))
+        for f in files:
+            part("file", f.suffix)
+            try:
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            except OSError as exc:
+                raise ModelLoadError(
+                    f"OpenVINO could not load {self.model_file}: cannot read {f.name} ({exc.strerror or exc})."
+                ) from exc
+        return h.hexdigest()
+
+    def _compile(self, ov_core: Any, config: Dict[str, Any]) -> Any:
+        try:
+            model = ov_core.read_model(str(self.model_file))
+            self._fix_input_shape(model)
+            return ov_core.compile_model(model, self._device, config)
+        except RuntimeError as exc:
+            raise ModelLoadError(f"OpenVINO could not load {self.model_file}: {first_line(exc)}") from exc
+
+    def _load(self, ov_core: Any, config: Dict[str, Any]) -> Any:
+        cache = self._cache
+        if cache is None:
+            return self._compile(ov_core, config)
+        corrupt = None
+        try:
+            payload = cache.read()
+        except CacheCorrupt as exc:
+            payload, corrupt = None, str(exc)
+        except OSError as exc:
+            self._cache_unusable(exc)
+            return self._compile(ov_core, config)
+        if payload is not None:
+            try:
+                compiled = ov_core.import_model(payload, self._device, config)
+                self.cache_status = "hit"
+                return compiled
+            except RuntimeError as exc:
+                corrupt = f"OpenVINO could not import it: {first_line(exc)}"
+        if corrupt is not None:
+            log.warning("compiled-model cache: %s is damaged (%s); compiling the model again.", cache.path, corrupt)
+            try:
+                cache.discard()
+            except OSError as exc:
+                self._cache_unusable(exc)
+                return self._compile(ov_core, config)
+        compiled = self._compile(ov_core, config)
+        try:
+            cache.write(compiled.export_model().getvalue())
+            self.cache_status = "recompiled" if corrupt is not None else "written"
+        except (OSError, RuntimeError) as exc:
+            self._cache_unusable(exc)
+        return compiled
+
+    def _cache_unusable(self, exc: BaseException) -> None:
+        self.cache_status = "unusable"
+        reason = first_line(exc) if isinstance(exc, RuntimeError) else (exc.strerror or str(exc))
+        _warn_once(("openvino-cache", str(self.options.cache_dir)),
+                   "compiled-model cache %s cannot be used (%s); running without it.",
+                   self.options.cache_dir, reason, logger=log)
 
     @staticmethod
     def _fix_input_shape(model) -> None:  # type: ignore[no-untyped-def]
@@ -71,14 +194,118 @@ class OpenVINOSession(Session):
         if shape.rank.is_static and shape.rank.get_length() == 4 and shape[2].is_dynamic:
             model.reshape({inp.get_any_name(): [-1, 3, 48, -1]})
 
+    # -- the hot path -------------------------------------------------------------------------------
     def run(self, batch: np.ndarray) -> np.ndarray:
-        self._request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
-        return self._request.get_output_tensor(0).data.copy()
+        x = np.ascontiguousarray(batch, dtype=np.float32)
+        with self._requests.take() as request:
+            request.infer({0: x})
+            # copied before the request goes back to the pool, where another call may overwrite it
+            return request.get_output_tensor(0).data.copy()
 
     def describe(self) -> Dict[str, Any]:
         import openvino as ov
 
         info = super().describe()
         info.update({"device": self._device, "precision": self._precision, "version": ov.get_version().split("-")[0],
-                     "cache_dir": self.options.cache_dir})
+                     "cache_dir": self.options.cache_dir, "compiled_cache": self.cache_status,
+                     "infer_requests": self._requests.created})
         return info
+
+    def close(self) -> None:
+        self._requests.clear()
+
+
+def _device_property(core: Any, device: str, name: str) -> str:
+    try:
+        return str(core.get_property(device, name))
+    except RuntimeError:  # not every plugin reports every property
+        return "?"
+
+
+class CacheCorrupt(Exception):
+    """A cached blob is not one this module wrote whole."""
+
+
+def pack_blob(payload: bytes) -> bytes:
+    return _BLOB_MAGIC + _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def unpack_blob(data: bytes) -> bytes:
+    """The payload of a blob file; CacheCorrupt if it is not whole."""
+    start = len(_BLOB_MAGIC) + _HEADER.size
+    if len(data) < start or data[:len(_BLOB_MAGIC)] != _BLOB_MAGIC:
+        raise CacheCorrupt("not an edge-sdk blob")
+    length, crc = _HEADER.unpack_from(data, len(_BLOB_MAGIC))
+    payload = data[start:]
+    if len(payload) != length:
+        raise CacheCorrupt(f"{len(payload)} of {length} bytes")
+    if zlib.crc32(payload) != crc:
+        raise CacheCorrupt("checksum mismatch")
+    return payload
+
+
+class CompiledModelCache:
+    """One compiled blob in ``directory``, named by its key: ``openvino-<key>.blob``.
+
+    File layout: ``pack_blob(payload)``, the payload being ``export_model()``'s bytes.
+    Raises OSError for problems with the directory, CacheCorrupt for a damaged blob.
+    """
+
+    def __init__(self, directory: Path, key: str) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / f"openvino-{key}.blob"
+        self._read_stat: Optional[Tuple[int, int]] = None
+
+    def read(self) -> Optional[bytes]:
+        """The payload, or None on a miss."""
+        if self.directory.exists() and not self.directory.is_dir():
+            raise NotADirectoryError(20, "it is not a directory", str(self.directory))
+        try:
+            with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        self._read_stat = (st.st_dev, st.st_ino)
+        return unpack_blob(data)
+
+    def discard(self) -> None:
+        """Delete the damaged blob read last, unless another process has already replaced it."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        if self._read_stat is None or (st.st_dev, st.st_ino) == self._read_stat:
+            os.unlink(self.path)
+
+    def write(self, payload: bytes) -> None:
+        """Write atomically: a temporary file in the same directory, then rename it into place."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._sweep_stale()
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pack_blob(payload))
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; other users of a shared cache read it
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def _sweep_stale(self) -> None:
+        """Remove temporary blobs that processes killed while writing left behind."""
+        now = time.time()
+        try:
+            for p in self.directory.glob(".openvino-*.blob.*.tmp"):
+                try:
+                    if now - p.stat().st_mtime > _STALE_TMP_S:
+                        p.unlink()
+                except OSError:
+                    pass
+        except OSError:
+            pass

@@ -7,10 +7,15 @@ Three traps of the Python binding (paddlelite 2.13rc0, measured on x86) are hand
 - weight-only INT8 ``.nb`` outputs NaN on x86: the converter's parity check catches that.
 An ``.nb`` is tied to the ``opt`` version and the places (arm, x86, ...) it was built for; both are
 checked against this machine before anything is loaded, from the hints the artifact's manifest gives.
+
+Concurrency ``lock``: the per-shape predictor cache and the predictors themselves are not thread-safe,
+so ``run`` calls are serialized by a lock (a Lite predictor keeps its own input and output buffers,
+and a second one per thread would cost another workspace per shape).
 """
 from __future__ import annotations
 
 import platform
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -45,6 +50,7 @@ def runtime_version() -> Optional[str]:
 class PaddleLiteSession(Session):
     name = "paddlelite"
     formats = (".nb",)
+    concurrency = "lock"  # one run() at a time
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)
@@ -75,6 +81,7 @@ class PaddleLiteSession(Session):
             )
         self._model_bytes = Path(model_file).read_bytes()
         self._predictors: "OrderedDict[Tuple[int, ...], Any]" = OrderedDict()
+        self._lock = threading.Lock()
         self._predictor_for((1, 3, 48, 320))  # fail here, not on the first run, if the file is bad
 
     def _predictor_for(self, shape: Tuple[int, ...]) -> Any:
@@ -100,10 +107,11 @@ class PaddleLiteSession(Session):
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        pred = self._predictor_for(tuple(batch.shape))
-        pred.get_input(0).from_numpy(batch)
-        pred.run()
-        return np.array(pred.get_output(0).numpy(), dtype=np.float32, copy=True)
+        with self._lock:
+            pred = self._predictor_for(tuple(batch.shape))
+            pred.get_input(0).from_numpy(batch)
+            pred.run()
+            return np.array(pred.get_output(0).numpy(), dtype=np.float32, copy=True)
 
     def describe(self) -> Dict[str, Any]:
         info = super().describe()
