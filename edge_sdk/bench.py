@@ -100,7 +100,7 @@ def missing_references(references: Iterable[str], profile: DeviceProfile) -> Lis
     if "rapidocr" in references and find_spec("rapidocr_onnxruntime") is None:
         notes.append(f"RapidOCR reference not run: rapidocr_onnxruntime is not installed ({RAPIDOCR_PIP}).")
     if "paddle" in references and "paddle" not in profile.backends:
-        notes.append("Paddle reference not run: paddlepaddle is not installed (pip install \"edge-sdk[paddle]\").")
+        notes.append("Paddle reference not run: paddlepaddle is not installed (pip install paddlepaddle).")
     return notes
 
 
@@ -109,15 +109,20 @@ def run_case(case: Case, spec: Dict[str, Any], timeout: float = 3600) -> Dict[st
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
+        # native libraries in the worker may print bytes that are not UTF-8 (a corrupt model's name, a
+        # locale's message): decode leniently, the result line itself is ASCII JSON
         proc = subprocess.run([case.python, "-m", "edge_sdk.bench_worker", json.dumps(spec)], capture_output=True,
-                              text=True, timeout=timeout, env=env)
+                              encoding="utf-8", errors="replace", timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     except OSError as exc:
         return {"error": f"could not start {case.python}: {exc}"}
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
-            return json.loads(line[len("BENCH_RESULT "):])
+            try:
+                return json.loads(line[len("BENCH_RESULT "):])
+            except ValueError:
+                break
     tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
     return {"error": f"the case's process died ({tail})"}
 

@@ -17,11 +17,13 @@ import click
 import runtimes
 
 from .errors import EdgeSDKError
+from .limits import shown
 
 # Kept in step with converters.TARGETS by tests/test_cli.py; the CLI must not import converters
 # (and so paddle) unless `convert` runs.
 CONVERT_TARGETS = ("onnx", "openvino", "paddlelite")
 BACKEND_CHOICES = ["auto", "autotune", *runtimes.BACKENDS]
+DISTRIBUTION = "edge-ocr-sdk"  # the PyPI name ("edge-sdk" there is another project); import name edge_sdk
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,12 +37,24 @@ def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from exc
         except KeyboardInterrupt:
             raise click.Abort() from None
+        except click.ClickException:
+            raise
+        except OSError as exc:  # the machine said no: a full disk, a read-only or unreadable output path
+            where = f": {shown(exc.filename)}" if getattr(exc, "filename", None) else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}.") from exc
+        except Exception as exc:  # a bug: still one line, the traceback only with -v
+            logging.getLogger("edge_sdk").debug("unexpected error", exc_info=True)
+            first = (str(exc).splitlines() or [""])[0][:300]
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {first} (this is a bug in edge-sdk; run with -v for the "
+                "traceback and report it)."
+            ) from exc
 
     return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="edge-sdk")
+@click.version_option(package_name=DISTRIBUTION, prog_name="edge-sdk")
 @click.option("-v", "--verbose", is_flag=True, help="Log what is fetched, loaded and chosen.")
 def main(verbose: bool) -> None:
     """Convert PaddleOCR text-recognition models and run them on edge devices."""
@@ -206,27 +220,51 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
 @click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Save <name>_res.png and <name>_res.json per line here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one PaddleX-style JSON object per line.")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="At an unreadable input: stop with an error (after printing the lines before it), or skip it, "
+                   "go on, and list the skipped inputs at the end.")
+@click.option("--allow-outside-paths", is_flag=True, help="Let label files name images outside their own folder.")
+@click.option("--max-pixels", type=click.IntRange(min=1), help="Refuse images with more pixels than this "
+              "[default: $EDGE_SDK_MAX_PIXELS or 64000000].")
 @_friendly_errors
 def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, threads: int, device: str,
             precision: str, cache_dir: Optional[Path], no_cache: bool, dict_path: Optional[Path],
-            save_dir: Optional[Path], as_json: bool) -> None:
+            save_dir: Optional[Path], as_json: bool, on_error: str, allow_outside_paths: bool,
+            max_pixels: Optional[int]) -> None:
     """Recognize the text in INPUTS (images, folders, label files) with MODEL (zoo name or path).
 
     Example: edge-sdk predict out/rec-onnx line.png --save-dir out/pred
     """
     from .recognizer import create_model
 
+    if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
+        raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
     rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path,
                        precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"))
     logging.getLogger("edge_sdk").info("running %s", rec.describe())
-    for res in rec.predict(list(inputs), batch_size=batch_size, keep_images=save_dir is not None):
+    run = rec.predict(list(inputs), batch_size=batch_size, keep_images=save_dir is not None, on_error=on_error,
+                      allow_outside_paths=allow_outside_paths, max_pixels=max_pixels)
+    n = 0
+    for res in run:
+        n += 1
         if as_json:
             click.echo(json.dumps(res.json, ensure_ascii=False))
         else:
-            click.echo(f"{res.input_path}\t{res.rec_text}\t{res.rec_score:.4f}")
+            click.echo(f"{shown(res.input_path or res.name)}\t{res.rec_text}\t{res.rec_score:.4f}")
         if save_dir is not None:
             res.save_to_img(save_dir)
             res.save_to_json(save_dir)
+    if run.skipped:
+        skipped = [s.to_dict() for s in run.skipped]
+        if as_json:
+            click.echo(json.dumps({"skipped": skipped}, ensure_ascii=False))
+        if save_dir is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            (save_dir / "skipped.json").write_text(json.dumps({"skipped": skipped}, indent=2, ensure_ascii=False)
+                                                   + "\n", encoding="utf-8")
+        click.echo(f"skipped {len(skipped)} of {n + len(skipped)} inputs (--on-error skip):", err=True)
+        for s in skipped:
+            click.echo(f"  {s['error']}", err=True)
 
 
 @main.command("eval")
@@ -239,9 +277,12 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N lines.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
               show_default=True, help="Where evaluate_result.json and eval_report.txt go.")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="At an unreadable image: stop, or skip it (left out of the metrics and listed in the report).")
+@click.option("--allow-outside-paths", is_flag=True, help="Let the label file name images outside its own folder.")
 @_friendly_errors
 def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: int, precision: str,
-             limit: Optional[int], output: Path) -> None:
+             limit: Optional[int], output: Path, on_error: str, allow_outside_paths: bool) -> None:
     """Score MODEL on DATASET (a PaddleX rec dataset dir or a label file) as PaddleX does.
 
     Example: edge-sdk eval out/rec-onnx ../shared/datasets/ocr_rec_dataset_examples
@@ -249,7 +290,7 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
     from .evaluation import evaluate
 
     report = evaluate(model, dataset, batch_size=batch_size, limit=limit, backend=backend, threads=threads,
-                      precision=precision)
+                      precision=precision, on_error=on_error, allow_outside_paths=allow_outside_paths)
     click.echo(report.summary())
     click.echo(f"wrote {report.write(output)}")
 
@@ -340,8 +381,11 @@ def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], w
               help="Model whose dict the labels must fit ('none' to skip that check).")
 @click.option("--split", help="Re-split train+val first, as TRAIN:VAL percentages (e.g. 80:20); old files kept as .bak.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for --split.")
+@click.option("--allow-outside-paths", is_flag=True,
+              help="Accept label lines whose image lies outside DATASET_DIR (otherwise each is a listed problem).")
 @_friendly_errors
-def check_dataset_cmd(dataset_dir: Path, output: Path, model: str, split: Optional[str], seed: int) -> None:
+def check_dataset_cmd(dataset_dir: Path, output: Path, model: str, split: Optional[str], seed: int,
+                      allow_outside_paths: bool) -> None:
     """Check a PaddleX text-recognition dataset and write check_dataset_result.json and histogram.png.
 
     Example: edge-sdk check-dataset ../shared/datasets/ocr_rec_dataset_examples
@@ -358,7 +402,7 @@ def check_dataset_cmd(dataset_dir: Path, output: Path, model: str, split: Option
         counts = split_dataset(dataset_dir, train, val, seed=seed)
         click.echo(f"split {dataset_dir}: {counts['train']} train, {counts['val']} val (old files kept as .bak)")
     charset = None if model.lower() == "none" else resolve(model).charset
-    result = check_dataset(dataset_dir, output, charset=charset)
+    result = check_dataset(dataset_dir, output, charset=charset, allow_outside=allow_outside_paths)
     a = result["attributes"]
     click.echo(f"{dataset_dir}: {a['train_samples']} train samples, {a['val_samples']} val samples")
     problems = result["edge_sdk"]["problems"]

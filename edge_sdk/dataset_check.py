@@ -19,7 +19,9 @@ import cv2
 import numpy as np
 
 from .ctc import Charset
+from .datasets import label_path, read_label_lines
 from .errors import DatasetError
+from .limits import max_label_file_bytes, read_file_bounded, shown
 
 TAGS = ("train", "val")
 SAMPLE_NUM = 10
@@ -47,8 +49,12 @@ class Problems:
 
 
 def check_dataset(dataset_dir: Path, output: Path, charset: Optional[Charset] = None,
-                  sample_num: int = SAMPLE_NUM) -> Dict[str, Any]:
-    """Check a PaddleX rec dataset dir (``images/``, ``train.txt``, ``val.txt``); returns and writes the result."""
+                  sample_num: int = SAMPLE_NUM, allow_outside: bool = False) -> Dict[str, Any]:
+    """Check a PaddleX rec dataset dir (``images/``, ``train.txt``, ``val.txt``); returns and writes the result.
+
+    A label line whose image path leaves ``dataset_dir`` (``../``, absolute, or a symlink out) is a problem
+    (``paths_outside_dataset``), never read or copied, unless ``allow_outside``.
+    """
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise DatasetError(f"dataset directory {dataset_dir} does not exist.")
@@ -68,7 +74,11 @@ def check_dataset(dataset_dir: Path, output: Path, charset: Optional[Charset] = 
         paths: List[str] = []
         lengths[tag] = []
         for where, rel, label in rows:
-            img = dataset_dir / rel
+            try:
+                img = label_path(dataset_dir / f"{tag}.txt", rel, root=dataset_dir, allow_outside=allow_outside)
+            except DatasetError:
+                problems.add("paths_outside_dataset", f"{where}: {shown(rel)}")
+                continue
             if not img.is_file():
                 problems.add("missing_images", f"{where}: {rel}")
                 continue
@@ -105,7 +115,10 @@ def check_dataset(dataset_dir: Path, output: Path, charset: Optional[Charset] = 
 
 def _read_rows(label_file: Path, problems: Problems) -> List[Tuple[str, str, str]]:
     rows = []
-    for n, raw in enumerate(label_file.read_bytes().split(b"\n"), 1):
+    data = read_file_bounded(label_file, max_label_file_bytes(), "label file", DatasetError)
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM (Windows editors write one)
+        data = data[3:]
+    for n, raw in enumerate(data.split(b"\n"), 1):
         raw = raw.rstrip(b"\r")
         if not raw.strip():
             continue
@@ -159,12 +172,16 @@ def split_dataset(dataset_dir: Path, train_percent: int, val_percent: int, seed:
     for tag in TAGS:
         f = dataset_dir / f"{tag}.txt"
         if f.is_file():
-            lines += [line for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines += [line for line in read_label_lines(f) if line.strip()]
     if not lines:
         raise DatasetError(f"{dataset_dir} has no train.txt or val.txt to split.")
     for tag in TAGS:
-        f, bak = dataset_dir / f"{tag}.txt", dataset_dir / f"{tag}.txt.bak"
-        if f.is_file() and not bak.exists():
+        f = dataset_dir / f"{tag}.txt"
+        if f.is_file():  # every split keeps what it replaces: .bak, then .bak.1, .bak.2, ...
+            bak, i = dataset_dir / f"{tag}.txt.bak", 0
+            while bak.exists():
+                i += 1
+                bak = dataset_dir / f"{tag}.txt.bak.{i}"
             f.rename(bak)
     random.Random(seed).shuffle(lines)
     n_train = round(len(lines) * train_percent / 100)

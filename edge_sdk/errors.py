@@ -37,3 +37,7 @@ class ConversionError(EdgeSDKError):
 
 class DatasetError(EdgeSDKError):
     """A dataset directory or label file is missing or malformed."""
+
+
+class OptionError(EdgeSDKError):
+    """An API option has the wrong type or value (a batch size of "8", threads=-1, an unknown backend)."""

@@ -13,6 +13,9 @@ from typing import Any, Dict, List, Optional, Union
 
 from .datasets import Sample, load_samples
 from .errors import DatasetError
+from .limits import shown
+from .inputs import Item
+from .options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from .metrics import RecMetrics, normalized_edit_distance, rec_metrics
 from .progress import progress
 from .recognizer import TextRecognizer, create_model
@@ -28,6 +31,7 @@ class EvalReport:
     seconds: float
     worst: List[Dict[str, Any]] = field(default_factory=list)
     predictions: List[str] = field(default_factory=list)
+    skipped: List[Dict[str, Any]] = field(default_factory=list)  # lines left out by on_error="skip"
 
     @property
     def lines_per_s(self) -> float:
@@ -40,7 +44,7 @@ class EvalReport:
             "metrics": {"acc": m.acc, "norm_edit_dis": m.norm_edit_dis},
             "edge_sdk": {"exact_acc": m.exact_acc, "alnum_acc": m.alnum_acc, "samples": m.samples,
                          "lines_per_s": round(self.lines_per_s, 2), "model": self.model, "dataset": self.dataset,
-                         "worst": self.worst},
+                         "worst": self.worst, "skipped": self.skipped},
         }
 
     def summary(self) -> str:
@@ -53,6 +57,11 @@ class EvalReport:
             f"  alnum acc         {100 * m.alnum_acc:.2f}%   (lower-case letters and digits only)",
             f"  speed             {self.lines_per_s:.1f} lines/s",
         ]
+        if self.skipped:
+            lines.append(f"  skipped           {len(self.skipped)} unreadable lines, not scored:")
+            lines += [f"    {s['error']}" for s in self.skipped[:WORST]]
+            if len(self.skipped) > WORST:
+                lines.append(f"    ... and {len(self.skipped) - WORST} more (evaluate_result.json lists them all)")
         if self.worst:
             lines.append("  worst lines (normalized edit distance, label -> prediction):")
             lines += [f"    {w['ned']:.2f}  {Path(w['path']).name}: {w['label']!r} -> {w['pred']!r}" for w in self.worst]
@@ -68,7 +77,8 @@ class EvalReport:
 
 
 def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path], batch_size: int = 8,
-             limit: Optional[int] = None, **model_kwargs: Any) -> EvalReport:
+             limit: Optional[int] = None, on_error: str = "stop", allow_outside_paths: bool = False,
+             **model_kwargs: Any) -> EvalReport:
     """Recognize every line of a labelled set and score it as PaddleX does.
 
     Args:
@@ -76,28 +86,46 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
         dataset: a PaddleX rec dataset dir (its ``val.txt``) or a label file.
         batch_size: lines per backend call (results do not depend on it).
         limit: score only the first N lines.
+        on_error: ``"stop"`` at the first unreadable image, or ``"skip"`` it: skipped lines are left out of
+            the metrics and listed in ``EvalReport.skipped``.
+        allow_outside_paths: let the label file name images outside its own folder.
     Example:
         >>> evaluate("out/rec-onnx", "../shared/datasets/ocr_rec_dataset_examples").metrics.acc
     """
-    rec = model if isinstance(model, TextRecognizer) else create_model(str(model), **model_kwargs)
-    samples: List[Sample] = load_samples(Path(dataset), limit)
+    if limit is not None:
+        limit = check_int("limit", limit, 1)
+    samples: List[Sample] = load_samples(Path(dataset), limit, allow_outside=allow_outside_paths)
     if any(s.label is None for s in samples):
         raise DatasetError(f"{dataset} has no labels; evaluation needs a label file (val.txt).")
-    preds: List[str] = []
+    rec = model if isinstance(model, TextRecognizer) else create_model(str(model), **model_kwargs)
+    by_path: Dict[str, str] = {}
     t0 = time.perf_counter()
     with progress(len(samples), "eval", unit="line") as bar:
-        for res in rec.predict([str(s.path) for s in samples], batch_size=batch_size, keep_images=False):
-            preds.append(res.rec_text)
+        batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        on_error = check_choice("on_error", on_error, ON_ERROR)
+        # one item per label line (the label file was read and checked above): a line naming a folder is
+        # that line's error, not a folder of images to expand
+        items = (Item(str(s.path), shown(s.path.name),
+                      error=f"{shown(s.path)} is a directory, not an image file." if s.path.is_dir() else None)
+                 for s in samples)
+        run = rec.predict_items(items, batch_size=batch_size, keep_images=False, on_error=on_error)
+        for res in run:
+            by_path[str(res.input_path)] = res.rec_text
             bar.update(1)
     seconds = time.perf_counter() - t0
-    labels = [s.label or "" for s in samples]
+    skipped = {str(s.input_path) for s in run.skipped}
+    kept = [s for s in samples if str(s.path) not in skipped]
+    preds = [by_path[str(s.path)] for s in kept]
+    labels = [s.label or "" for s in kept]
+    if not kept:
+        raise DatasetError(f"every line of {dataset} was skipped as unreadable; nothing to score.")
     scored = sorted(
-        ({"path": str(s.path), "label": t, "pred": p, "ned": normalized_edit_distance(p, t)}
-         for s, p, t in zip(samples, preds, labels) if p != t),
+        ({"path": shown(str(s.path)), "label": t, "pred": p, "ned": normalized_edit_distance(p, t)}
+         for s, p, t in zip(kept, preds, labels) if p != t),
         key=lambda w: -w["ned"],
     )
     info = rec.describe()
     return EvalReport(model={"path": info["path"], "backend": info["backend"], "format": info["format"],
                              "model_name": info["model"]},
-                      dataset=str(dataset), metrics=rec_metrics(preds, labels), seconds=seconds,
-                      worst=scored[:WORST], predictions=preds)
+                      dataset=shown(str(dataset)), metrics=rec_metrics(preds, labels), seconds=seconds,
+                      worst=scored[:WORST], predictions=preds, skipped=[x.to_dict() for x in run.skipped])

@@ -16,6 +16,7 @@ import yaml
 
 from .ctc import Charset
 from .errors import ModelFormatError, ModelNotFoundError
+from .limits import read_file_bounded, shown
 from .zoo import ModelSpec, Preprocess, spec_or_default
 
 # format name -> program file names in a model dir, in the order they are looked for
@@ -35,6 +36,7 @@ OV_RT_INFO_DICT = ["edge_sdk", "character"]  # where the dict travels inside an 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 DICT_FILE_NAMES = ("dict.txt", "ppocr_keys_v1.txt", "character_dict.txt", "keys.txt")
+MAX_METADATA_BYTES = 64 << 20  # manifest, inference.yml, dict: a 20k-character dict yml is under 1 MB
 
 
 @dataclass
@@ -69,6 +71,8 @@ class ModelDir:
         path = Path(path)
         if not path.exists():
             raise ModelNotFoundError(f"model path {path} does not exist.")
+        if not path.is_file() and not path.is_dir():
+            raise ModelNotFoundError(f"model path {shown(path)} is not a file or directory (a FIFO, socket or device).")
         if path.is_file():
             fmt = SUFFIX_FORMAT.get(path.suffix)
             if fmt is None:
@@ -94,6 +98,8 @@ class ModelDir:
         manifest = read_manifest(directory)
         yml = read_inference_yml(directory)
         model_name = (yml.get("Global") or {}).get("model_name") or manifest.get("model_name")
+        if not isinstance(model_name, str):
+            model_name = None
         charset, dict_source = _find_charset(directory, model_file, fmt, yml, dict_path)
         return cls(path=directory, format=fmt, model_file=model_file, charset=charset,
                    dict_source=dict_source, model_name=model_name, manifest=manifest,
@@ -101,35 +107,62 @@ class ModelDir:
 
 
 def read_manifest(directory: Path) -> Dict[str, Any]:
+    """``manifest.json`` as a dict ({} when absent); a tampered one is a ``ModelFormatError``."""
     f = Path(directory) / MANIFEST
-    if not f.is_file():
+    if not f.exists():
         return {}
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
+        data = json.loads(read_file_bounded(f, MAX_METADATA_BYTES, "manifest", ModelFormatError).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{f} is not valid JSON ({exc}); re-run the conversion.") from exc
+        raise ModelFormatError(f"{shown(f)} is not valid JSON ({exc}); re-run the conversion.") from None
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{shown(f)} holds a JSON {type(data).__name__}, not an object; re-run the conversion.")
+    for key in ("runtime", "source", "input_spec", "parity", "tools"):
+        if key in data and data[key] is not None and not isinstance(data[key], dict):
+            raise ModelFormatError(f"{shown(f)}: '{key}' must be an object, not a {type(data[key]).__name__}; "
+                                   "re-run the conversion.")
+    return data
 
 
 def read_inference_yml(directory: Path) -> Dict[str, Any]:
+    """``inference.yml`` as a dict ({} when absent); sections that are not mappings are a ``ModelFormatError``."""
     f = Path(directory) / INFERENCE_YML
-    if not f.is_file():
+    if not f.exists():
         return {}
     try:
-        data = yaml.load(f.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        data = yaml.load(read_file_bounded(f, MAX_METADATA_BYTES, "inference.yml", ModelFormatError).decode("utf-8"),
+                         Loader=_YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{f} is not valid YAML ({exc}); restore it from the model package.") from exc
-    return data if isinstance(data, dict) else {}
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelFormatError(f"{shown(f)} is not valid YAML ({first}); restore it from the model package.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{shown(f)} holds a YAML {type(data).__name__}, not a mapping; restore it from the "
+                               "model package.")
+    for key in ("Global", "PreProcess", "PostProcess"):
+        if key in data and data[key] is not None and not isinstance(data[key], dict):
+            raise ModelFormatError(f"{shown(f)}: '{key}' must be a mapping, not a {type(data[key]).__name__}; "
+                                   "restore it from the model package.")
+    chars = (data.get("PostProcess") or {}).get("character_dict")
+    if chars is not None and not isinstance(chars, list):
+        raise ModelFormatError(f"{shown(f)}: PostProcess.character_dict must be a list of characters, not a "
+                               f"{type(chars).__name__}.")
+    name = (data.get("Global") or {}).get("model_name")
+    if name is not None and not isinstance(name, str):
+        raise ModelFormatError(f"{shown(f)}: Global.model_name must be text, not a {type(name).__name__}.")
+    return data
 
 
 def read_dict_file(path: Path) -> List[str]:
     """One character per line, UTF-8, as PaddleOCR writes its dicts (trailing newline stripped)."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelNotFoundError(f"dict file {path} does not exist.")
+    if not path.exists():
+        raise ModelNotFoundError(f"dict file {shown(path)} does not exist.")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ModelFormatError(f"dict file {path} is not UTF-8 text.") from exc
+        text = read_file_bounded(path, MAX_METADATA_BYTES, "dict file", ModelFormatError).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelFormatError(f"dict file {shown(path)} is not UTF-8 text.") from None
     lines = [line.rstrip("\r\n") for line in text.splitlines()]
     if not lines:
         raise ModelFormatError(f"dict file {path} is empty.")

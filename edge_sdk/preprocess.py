@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import math
 from pathlib import Path
-from typing import Iterator, Tuple, Union
+from typing import Iterator, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
+from . import limits
 from ._native_log import captured_native_output
 from .errors import InputError
 
@@ -23,25 +24,70 @@ QUIET_DECODER_STDERR = False
 from .zoo import Preprocess
 
 
-def read_image(path: Union[str, Path]) -> np.ndarray:
-    """Decode an image file to BGR uint8 (H, W, 3), with a clear error for anything unusable."""
+def read_image(path: Union[str, Path], max_pixels: Optional[int] = None) -> np.ndarray:
+    """Decode an image file to BGR uint8 (H, W, 3), with a clear error for anything unusable.
+
+    Bounded: only regular files (a FIFO would block forever), at most ``limits.max_image_bytes()`` on disk,
+    and at most ``max_pixels`` (default ``limits.max_pixels()``) decoded pixels, checked from the header
+    before anything is decoded.
+    """
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"image not found: {p}")
-    if p.is_dir():
-        raise InputError(f"{p} is a directory, not an image file.")
-    data = np.fromfile(str(p), dtype=np.uint8)  # np.fromfile + imdecode also handles non-ASCII paths
+    data = np.frombuffer(limits.read_file_bounded(p, limits.max_image_bytes(), "image", InputError), dtype=np.uint8)
     if data.size == 0:
-        raise InputError(f"image file {p} is empty (0 bytes).")
+        raise InputError(f"image file {limits.shown(p)} is empty (0 bytes).")
+    cap = limits.max_pixels(max_pixels)
+    size = _header_size(data)
+    if size is not None and max(size[0] * size[1], size[0] if size[1] == 0 else 0) > cap:
+        raise InputError(_too_many_pixels(limits.shown(p), size, cap))
     with _opencv_quiet():  # OpenCV logs its own warnings on corrupt files; our error says it once
         if QUIET_DECODER_STDERR:
             with captured_native_output():  # libpng in OpenCV 4.x prints to fd 2 itself
-                img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+                img = _imdecode(data)
         else:
-            img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+            img = _imdecode(data)
     if img is None:
-        raise InputError(f"{p} is not a readable image (corrupt, truncated, or not an image format OpenCV knows).")
-    return to_bgr(img, str(p))
+        raise InputError(
+            f"{limits.shown(p)} is not a readable image (corrupt, truncated, or not an image format OpenCV knows)."
+        )
+    if img.shape[0] * img.shape[1] > cap:  # a format whose header PIL could not read
+        raise InputError(_too_many_pixels(limits.shown(p), (img.shape[1], img.shape[0]), cap))
+    return to_bgr(img, limits.shown(p))
+
+
+def _imdecode(data: np.ndarray) -> Optional[np.ndarray]:
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # OpenCV's own size limit and some decoder failures raise instead of returning None
+        return None
+
+
+def _too_many_pixels(name: str, size: Tuple[int, int], cap: int) -> str:
+    """``size`` is (width, height), or (total, 0) when only the pixel count is known."""
+    total = size[0] * size[1] if size[1] else size[0]
+    dims = f"{size[0]} x {size[1]} pixels ({total / 1e6:.0f} MP)" if size[1] else f"{total / 1e6:.0f} MP"
+    return (f"{name} is {dims}, over the {cap / 1e6:.0f} MP limit; crop or downscale it, or raise "
+            "EDGE_SDK_MAX_PIXELS / max_pixels.")
+
+
+def _header_size(data: np.ndarray) -> Optional[Tuple[int, int]]:
+    """(width, height) from the image header without decoding the pixels; None when PIL cannot tell."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: our own cap decides
+            with Image.open(io.BytesIO(data.tobytes())) as im:
+                return int(im.size[0]), int(im.size[1])
+    except Image.DecompressionBombError as exc:  # over twice PIL's own cap: read the size from the message
+        import re
+
+        m = re.search(r"\((\d+) pixels", str(exc))
+        return (int(m.group(1)) if m else 1 << 31, 0)  # only the total is known: width x 0 says so
+    except Exception:  # not a format PIL reads (or a corrupt header): OpenCV decides
+        return None
 
 
 @contextlib.contextmanager
@@ -62,6 +108,10 @@ def to_bgr(img: np.ndarray, name: str = "input array") -> np.ndarray:
     """Bring a decoded image or user array to BGR uint8 (H, W, 3)."""
     if not isinstance(img, np.ndarray):
         raise InputError(f"{name} is a {type(img).__name__}, not an image path or numpy array.")
+    if img.ndim not in (2, 3):
+        raise InputError(f"{name} has shape {img.shape}; expected (H, W), (H, W, 3) or (H, W, 4).")
+    if img.size == 0:
+        raise InputError(f"{name} has no pixels (shape {img.shape}).")
     if img.dtype == np.uint16:  # 16-bit PNG/TIFF
         img = (img >> 8).astype(np.uint8)
     if img.dtype != np.uint8:
@@ -107,3 +157,145 @@ def resize_normalize(img: np.ndarray, pp: Preprocess) -> np.ndarray:
 def input_spec(pp: Preprocess) -> Tuple[str, Tuple[Union[int, str], ...]]:
     """Name and shape of the model input, with dynamic axes named."""
     return "x", ("N", 3, pp.height, "W")
+
+
+# -- lines wider than the model's max width ------------------------------------------------------
+from dataclasses import dataclass  # noqa: E402
+from typing import List, Optional  # noqa: E402,F811
+
+# A blank stretch at least this many line heights wide (at the model height) is a word space.
+# Measured on the real model (PP-OCRv4_mobile_rec; pairs of rendered Latin words, 5 fonts, tight and
+# loose crops, gaps of 0-43 px at H=48 as this module measures them): one pass writes a space for 5%
+# of 6-7 px gaps, 42% of 12-13 px, 63% of 14-15 px, 81% of 16-17 px and >= 89% from 18 px on, so
+# from 14 px of 48 a cut gets the space one pass would most likely have written.
+WIDE_GAP_HEIGHTS = 0.28
+# A column is blank when at most this share of its pixels more than it differ from the background
+# (at most 2 of 48 pixels above the quietest column in reach: noise, an underline or a table rule).
+BLANK_INK = 0.05
+# Ink: a pixel that differs from the local background by 35% of the local contrast, and by 24 levels.
+INK_CONTRAST = 0.35
+INK_MIN_LEVELS = 24.0
+
+
+@dataclass(frozen=True, eq=False)  # pieces compare by identity: they hold arrays
+class LinePiece:
+    """One piece of a text line, as ``split_line`` returns it.
+
+    ``image`` is a view of the line's columns ``[x0, x1)`` (the line itself when it fits);
+    ``after_wide_gap`` says the cut before this piece fell in a blank stretch as wide as a word
+    space (always False for the first piece).
+    """
+
+    image: np.ndarray
+    x0: int
+    x1: int
+    after_wide_gap: bool = False
+
+
+# A line is cut into at most this many model widths (64 x 3200 columns at height 48: 30 MB scaled). A longer
+# one (a 1-pixel-high strip 100000 wide would scale to 4.8 million columns, 690 MB) is refused, not run.
+MAX_LINE_PIECES = 64
+
+
+def check_line_length(img: np.ndarray, pp: Preprocess, name: str = "the line") -> None:
+    """``InputError`` when a line would need more than ``MAX_LINE_PIECES`` model widths at the model height."""
+    h, w = img.shape[:2]
+    natural = math.ceil(pp.height * w / float(h))
+    if natural > MAX_LINE_PIECES * pp.max_width:
+        raise InputError(
+            f"{name} ({w} x {h} pixels) is {natural} columns long at the model's height {pp.height}, over the "
+            f"{MAX_LINE_PIECES * pp.max_width} limit ({MAX_LINE_PIECES} model widths); is it a text line? crop it "
+            "into shorter lines.")
+
+
+def split_line(img: np.ndarray, pp: Preprocess) -> List[LinePiece]:
+    """The pieces to recognize for one line (BGR (H, W, 3) or gray (H, W) uint8).
+
+    A line whose width at the model height (``pp.height``) fits in ``pp.max_width`` comes back
+    unchanged, as one piece holding the same array. A wider line would be squeezed into
+    ``pp.max_width`` columns and read as garbage, so it is cut into pieces that each fit. Each cut
+    is found on the line scaled to the model height, in a blank stretch between characters or words
+    (the widest one in reach, up to a word space, then the nearest to the aim) in the last quarter
+    of a piece's reach; the last two pieces share what is left about evenly, so no piece is shorter
+    than a quarter of ``pp.max_width``. Where no column is blank (touching glyphs, a rule under the
+    text), the quietest column is cut. The background is estimated from the line's border rows
+    along the line, so dark and light backgrounds, gradients and lines glued from differently
+    coloured parts all work.
+    """
+    h, w = img.shape[:2]
+    natural = math.ceil(pp.height * w / float(h))
+    if natural <= pp.max_width:
+        return [LinePiece(img, 0, w, False)]
+    check_line_length(img, pp)
+    scaled = cv2.resize(img, (natural, pp.height), interpolation=cv2.INTER_AREA)
+    ink = _column_ink(scaled)
+    # room for rounding the cuts back to the line's own pixels
+    limit = pp.max_width - max(pp.width_step, math.ceil(pp.height / float(h)) + 1)
+    cuts = _choose_cuts(ink, limit, WIDE_GAP_HEIGHTS * pp.height)
+    pieces: List[LinePiece] = []
+    x0, wide_before = 0, False
+    for c, wide in cuts + [(natural, False)]:
+        x1 = w if c >= natural else max(x0 + 1, int(c * w / natural))
+        while x1 - x0 > 1 and math.ceil(pp.height * (x1 - x0) / float(h)) > pp.max_width:
+            x1 -= 1
+        pieces.append(LinePiece(img[:, x0:x1], x0, x1, wide_before))
+        x0, wide_before = x1, wide
+    return pieces
+
+
+def _column_ink(scaled: np.ndarray) -> np.ndarray:
+    """For each column of a line at the model height, the share of its pixels that are ink (0..1).
+
+    Background: per column the median of the two top and two bottom rows, then a running median
+    over about two line heights (so text touching the border, or a background that changes along
+    the line, still gives the right colour). Ink: a pixel whose largest channel difference to that
+    background passes ``INK_CONTRAST`` of the strongest difference nearby and ``INK_MIN_LEVELS``.
+    """
+    img = scaled if scaled.ndim == 3 else scaled[:, :, None]
+    h, n = img.shape[:2]
+    reach = min(2 * h + 1, 255) | 1
+    border = np.concatenate([img[:2], img[-2:]], axis=0)
+    col_bg = np.median(border, axis=0).astype(np.uint8)  # (n, channels)
+    bg = cv2.medianBlur(np.ascontiguousarray(col_bg[None]), reach).reshape(n, -1).astype(np.int16)
+    diff = np.abs(img.astype(np.int16) - bg[None]).max(axis=2)  # (h, n)
+    peak = np.percentile(diff, 95, axis=0).astype(np.float32)
+    contrast = cv2.dilate(peak[None], np.ones((1, reach), np.uint8)).ravel()
+    threshold = np.maximum(INK_CONTRAST * contrast, INK_MIN_LEVELS)
+    return (diff > threshold[None]).mean(axis=0)
+
+
+def _choose_cuts(ink: np.ndarray, limit: int, wide: float) -> List[Tuple[int, bool]]:
+    """Cut columns (and whether each is in a word-wide gap) so no piece is over ``limit`` columns."""
+    n = int(ink.size)
+    cuts: List[Tuple[int, bool]] = []
+    start = 0
+    while n - start > limit:
+        rest = n - start
+        if rest > 2 * limit:  # a full piece: cut in the last quarter of its reach, as late as a good gap allows
+            ideal = float(start + limit)
+            lo, hi = start + limit - limit // 4, start + limit
+        else:  # the last two pieces: about even, so the last one is not tiny, and it must fit
+            ideal = start + rest / 2
+            lo = max(n - limit, int(ideal - limit / 4))
+            hi = min(start + limit, int(ideal + limit / 4))
+        floor = float(ink[lo:hi + 1].min())
+        # runs of blank columns, measured a little past the window so a gap at its edge keeps its width
+        a0, b0 = max(0, lo - limit // 8), min(n, hi + 1 + limit // 8)
+        blank = np.concatenate([[False], ink[a0:b0] <= floor + BLANK_INK, [False]])
+        edges = np.flatnonzero(np.diff(blank.astype(np.int8)))
+        best: Optional[Tuple[Tuple[float, float], int, bool]] = None
+        for a, b in zip(edges[::2] + a0, edges[1::2] + a0):
+            if b <= lo or a > hi:
+                continue
+            # the point nearest the aim that keeps half a word space of margin (a narrow gap's middle)
+            margin = min((b - a) // 2, int(wide / 2))
+            c = min(max(int(round(ideal)), a + margin), b - margin)
+            c = min(max(c, lo), hi)  # a gap reaching into the window from outside: its part inside
+            key = (-min(b - a, wide), abs(c - ideal))
+            if best is None or key < best[0]:
+                # a word gap is blank for real, not only the quietest stretch of a noisy line
+                best = (key, int(c), bool(b - a >= wide and floor <= BLANK_INK))
+        assert best is not None  # the quietest column in the window is always blank
+        cuts.append((best[1], best[2]))
+        start = best[1]
+    return cuts

@@ -5,7 +5,7 @@ import logging
 from collections import OrderedDict
 from itertools import islice
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -14,15 +14,73 @@ from runtimes.device import DeviceProfile, this_device
 from runtimes.selection import Artifact, Candidate, Selection, rank
 
 from .ctc import Charset, ctc_greedy_decode
-from .errors import BackendUnavailableError, EdgeSDKError, ModelFormatError
+from .errors import BackendUnavailableError, EdgeSDKError, InputError, ModelFormatError
 from .autotune import TuneResult, autotune
 from .hub import cache_root, resolve
 from .inputs import InputLike, Item, iter_items
+from .limits import shown
+from .options import MAX_BATCH_SIZE, ON_ERROR, check_bool, check_choice, check_int, check_path_or_none
 from .model_dir import ModelDir
-from .preprocess import resize_normalize
+from .preprocess import LinePiece, check_line_length, resize_normalize, split_line, to_bgr
 from .result import TextRecResult
 
 log = logging.getLogger("edge_sdk.recognizer")
+
+
+# -- lines wider than the model's max width: pieces and their join ----------------------------------
+def _as_bgr(img: np.ndarray) -> np.ndarray:
+    """A BGR uint8 line as is (the common case, untouched); gray, BGRA and 16-bit arrays converted."""
+    if isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8:
+        return img
+    return to_bgr(img)
+
+
+def _log_split(pieces: Sequence[LinePiece], height: int, max_width: int) -> None:
+    h, w = pieces[0].image.shape[0], pieces[-1].x1
+    wide = sum(piece.after_wide_gap for piece in pieces)
+    log.info("a %d x %d px line is %d px wide at height %d, over the model's max width %d: recognizing it "
+             "in %d pieces, cut at x = %s (%d in word gaps)", w, h, -(-height * w // h), height, max_width,
+             len(pieces), ", ".join(str(piece.x0) for piece in pieces[1:]), wide)
+
+
+def _writes_no_spaces(ch: str) -> bool:
+    """Han, kana, CJK punctuation and fullwidth forms: scripts written without spaces between words.
+
+    The model does not write a space between such characters and Latin ones however wide the gap,
+    and between two of them only sometimes; a cut next to one adds none.
+    """
+    o = ord(ch)
+    return (0x2E80 <= o <= 0x30FF or 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
+            or 0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x3FFFF)
+
+
+def join_pieces(decoded: Sequence[Tuple[str, float]], after_wide_gap: Sequence[bool]) -> Tuple[str, float]:
+    """One line's ``(text, score)`` from its pieces' ``(text, score)``, in order.
+
+    Texts are joined with one space where the cut fell in a word-wide gap (``LinePiece.after_wide_gap``),
+    unless a side of the cut is a character of a script written without spaces; never two spaces at a cut.
+    The score is the pieces' scores weighted by their kept-character counts: the mean probability of
+    every kept character, which is what one pass over the whole line computes (an added space has no
+    probability and does not count). No character kept: ``("", 0.0)``, as for an empty line.
+    """
+    text = ""
+    total = 0.0
+    count = 0
+    wide = False  # a word-wide gap since the last piece with text (an empty piece passes it on)
+    for (piece_text, score), wide_cut in zip(decoded, after_wide_gap):
+        total += score * len(piece_text)
+        count += len(piece_text)
+        wide = wide or wide_cut
+        if not piece_text:
+            continue
+        if text and piece_text[0] == " " and text[-1] == " ":
+            piece_text = piece_text[1:]
+        elif (text and wide and text[-1] != " " and piece_text[0] != " "
+              and not _writes_no_spaces(text[-1]) and not _writes_no_spaces(piece_text[0])):
+            text += " "
+        text += piece_text
+        wide = False
+    return text, (total / count if count else 0.0)
 
 
 def compiled_cache_dir() -> Path:
@@ -77,12 +135,53 @@ def plan_backends(model: ModelDir, backend: str = "auto", device: str = "auto", 
     return usable, selection
 
 
+class SkippedInput(NamedTuple):
+    """An input ``predict(on_error="skip")`` left out, and why."""
+
+    input_path: Optional[str]
+    error: str
+
+    def to_dict(self) -> Dict[str, Optional[str]]:
+        return {"input_path": shown(self.input_path) if self.input_path else None, "error": self.error}
+
+
+class Prediction(Iterator[TextRecResult]):
+    """What ``predict`` returns: the results, lazily and in input order, and the inputs skipped so far."""
+
+    def __init__(self) -> None:
+        self.skipped: List[SkippedInput] = []
+        self._gen: Iterator[TextRecResult] = iter(())
+
+    def __iter__(self) -> "Prediction":
+        return self
+
+    def __next__(self) -> TextRecResult:
+        return next(self._gen)
+
+
+PRECISIONS = ("f32", "bf16", "f16")
+
+
 class TextRecognizer:
-    """A loaded text-recognition model. Build it with ``edge_sdk.create_model``."""
+    """A loaded text-recognition model. Build it with ``edge_sdk.create_model``.
+
+    One recognizer may be shared by threads: ``predict``/``recognize``/``run_lines`` may be called from
+    several at once, and each call gives the texts and scores a single-thread run would. Preprocessing
+    and decoding keep no state; the backend session makes its ``run`` safe as its ``concurrency`` says:
+    onnxruntime ``native`` (its ``InferenceSession.run`` is thread-safe), OpenVINO ``pool`` (each call
+    borrows its own infer request), Paddle Inference ``pool`` (the predictor and its clones, as many as
+    cores // threads, so one predictor at the default threads), Paddle Lite ``lock`` (one call at a time).
+    """
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
                  optimize_graph: bool = True) -> None:
+        backend = check_choice("backend", backend, (*AUTO_BACKENDS, *runtimes.BACKENDS))
+        threads = check_int("threads", threads, 0)
+        device = check_choice("device", device, DEVICES)
+        precision = check_choice("precision", precision, PRECISIONS)
+        cache_dir = check_path_or_none("cache_dir", cache_dir, (None, "auto"))
+        optimize_graph = check_bool("optimize_graph", optimize_graph)
         self.model = model
         if cache_dir == "auto":
             cache_dir = compiled_cache_dir()
@@ -147,15 +246,56 @@ class TextRecognizer:
 
     # -- arrays --------------------------------------------------------------------------------
     def run_lines(self, images: Sequence[np.ndarray], batch_size: int = 1) -> List[np.ndarray]:
-        """Probabilities ``[T, C]`` for each BGR line, batching only lines of equal padded width."""
+        """Probabilities ``[T, C]`` for each BGR line, batching only lines of equal padded width.
+
+        A line wider than the model's max width at the model height is run in pieces
+        (``preprocess.split_line``); its probabilities are its pieces', concatenated along T.
+        """
+        _, probs = self._run_pieces(images, batch_size)
+        return [p[0] if len(p) == 1 else np.concatenate(p, axis=0) for p in probs]
+
+    def recognize(self, images: Sequence[np.ndarray], batch_size: int = 1) -> List[Tuple[str, float]]:
+        """``(text, score)`` for each BGR line.
+
+        A line wider than the model's max width at the model height is recognized in pieces cut in
+        the blank stretches between characters, never squeezed: the texts are joined (with a space
+        where the cut fell in a word-wide gap) and the score is the mean probability of all kept
+        characters, as one pass would compute it (see ``join_pieces``).
+        """
+        pieces, probs = self._run_pieces(images, batch_size)
+        out = []
+        for line_pieces, line_probs in zip(pieces, probs):
+            decoded = [ctc_greedy_decode(p[None], self.charset)[0] for p in line_probs]
+            out.append(decoded[0] if len(decoded) == 1
+                       else join_pieces(decoded, [piece.after_wide_gap for piece in line_pieces]))
+        return out
+
+    def _run_pieces(self, images: Sequence[np.ndarray],
+                    batch_size: int) -> Tuple[List[List[LinePiece]], List[List[np.ndarray]]]:
+        """Each line's pieces and each piece's probabilities, from one width-bucketed pass over all pieces."""
         if batch_size < 1:
             raise EdgeSDKError(f"batch_size must be at least 1, not {batch_size}.")
         pp = self.model.preprocess
-        tensors = [resize_normalize(img, pp) for img in images]
+        pieces = [split_line(_as_bgr(img), pp) for img in images]
+        for line in pieces:
+            if len(line) > 1:
+                _log_split(line, pp.height, pp.max_width)
+        flat = [piece.image for line in pieces for piece in line]
+        flat_probs = self._run_tensors([resize_normalize(img, pp) for img in flat], batch_size)
+        probs: List[List[np.ndarray]] = []
+        at = 0
+        for line in pieces:
+            probs.append(flat_probs[at:at + len(line)])
+            at += len(line)
+        return pieces, probs
+
+    def _run_tensors(self, tensors: Sequence[np.ndarray], batch_size: int) -> List[np.ndarray]:
+        """The session's output for each input tensor; a batch only holds tensors of one width, so a
+        tensor's result never depends on its batch mates."""
         by_width: Dict[int, List[int]] = OrderedDict()
         for i, t in enumerate(tensors):
             by_width.setdefault(t.shape[2], []).append(i)
-        out: List[Optional[np.ndarray]] = [None] * len(images)
+        out: List[Optional[np.ndarray]] = [None] * len(tensors)
         for idxs in by_width.values():
             for start in range(0, len(idxs), batch_size):
                 chunk = idxs[start:start + batch_size]
@@ -164,38 +304,79 @@ class TextRecognizer:
                     out[i] = p
         return out  # type: ignore[return-value]
 
-    def recognize(self, images: Sequence[np.ndarray], batch_size: int = 1) -> List[Tuple[str, float]]:
-        """``(text, score)`` for each BGR line."""
-        probs = self.run_lines(images, batch_size)
-        return [ctc_greedy_decode(p[None], self.charset)[0] for p in probs]
-
     # -- the PaddleX-style API -------------------------------------------------------------------
-    def predict(self, inputs: InputLike, batch_size: int = 1, keep_images: bool = True) -> Iterator[TextRecResult]:
+    def predict(self, inputs: InputLike, batch_size: int = 1, keep_images: bool = True, on_error: str = "stop",
+                allow_outside_paths: bool = False, max_pixels: Optional[int] = None) -> "Prediction":
         """Recognize lines lazily, in input order.
 
         Args:
             inputs: an image path, a directory, a PaddleX label file, a list of these, or BGR arrays.
-            batch_size: lines per backend call; results do not depend on it.
+            batch_size: lines per backend call (1 to 256); results do not depend on it.
             keep_images: keep each line's pixels on its result (needed by ``save_to_img``).
+            on_error: ``"stop"`` raises ``InputError`` at the first unusable input, after yielding every
+                line before it; ``"skip"`` leaves it out, goes on, and lists it in ``Prediction.skipped``.
+            allow_outside_paths: let label files name images outside their own folder.
+            max_pixels: refuse images with more decoded pixels than this (default ``$EDGE_SDK_MAX_PIXELS``
+                or 64 MP), before decoding them.
+        Returns:
+            an iterator of ``TextRecResult``; after (or during) iteration its ``skipped`` lists
+            ``(input_path, error)`` for every input left out.
         Example:
-            >>> for res in create_model("PP-OCRv4_mobile_rec").predict("line.png"):
-            ...     res.print()
+            >>> run = create_model("PP-OCRv4_mobile_rec").predict(["a.png", "broken.png"], on_error="skip")
+            >>> texts = [r.rec_text for r in run]; run.skipped
+            [SkippedInput(input_path='broken.png', error='broken.png is not a readable image (...).')]
         """
-        items = iter_items(inputs)
+        batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        keep_images = check_bool("keep_images", keep_images)
+        on_error = check_choice("on_error", on_error, ON_ERROR)
+        allow_outside_paths = check_bool("allow_outside_paths", allow_outside_paths)
+        if max_pixels is not None:
+            max_pixels = check_int("max_pixels", max_pixels, 1)
+        return self.predict_items(iter_items(inputs, allow_outside_paths, max_pixels), batch_size, keep_images,
+                                  on_error)
+
+    def predict_items(self, items: Iterator[Item], batch_size: int = 1, keep_images: bool = True,
+                      on_error: str = "stop") -> "Prediction":
+        """``predict`` over ``inputs.Item``s the caller built (e.g. evaluation, which already read its label file)."""
+        prediction = Prediction()
+        prediction._gen = self._predict(iter(items), batch_size, keep_images, on_error, prediction.skipped)
+        return prediction
+
+    def _predict(self, items: Iterator[Item], batch_size: int, keep_images: bool, on_error: str,
+                 skipped: List["SkippedInput"]) -> Iterator[TextRecResult]:
         # Read a window of lines at a time so that batches can fill with lines of equal width,
         # while memory stays bounded and results still come out in input order.
-        window = max(batch_size * 8, 64) if batch_size > 1 else 1
+        window = min(max(batch_size * 8, 64), 2048) if batch_size > 1 else 1
         while True:
             chunk: List[Item] = list(islice(items, window))
             if not chunk:
                 return
-            images = [item.load() for item in chunk]
-            for item, img, (text, score) in zip(chunk, images, self.recognize(images, batch_size)):
-                yield TextRecResult(item.input_path, text, score, input_img=img if keep_images else None,
-                                    name=item.name)
+            loaded: List[Tuple[Item, np.ndarray]] = []
+            for item in chunk:
+                try:
+                    img = item.load()
+                    check_line_length(img, self.model.preprocess, shown(item.input_path or item.name))
+                    loaded.append((item, img))
+                except InputError as exc:
+                    if on_error == "stop":  # the lines before it are recognized and yielded first
+                        yield from self._results(loaded, batch_size, keep_images)
+                        raise
+                    log.warning("skipped %s: %s", shown(item.input_path or item.name), exc)
+                    skipped.append(SkippedInput(item.input_path, str(exc)))
+            yield from self._results(loaded, batch_size, keep_images)
 
-    def __call__(self, inputs: InputLike, batch_size: int = 1) -> Iterator[TextRecResult]:
-        return self.predict(inputs, batch_size=batch_size)
+    def _results(self, loaded: List[Tuple[Item, np.ndarray]], batch_size: int,
+                 keep_images: bool) -> Iterator[TextRecResult]:
+        if not loaded:
+            return
+        images = [img for _, img in loaded]
+        for (item, img), (text, score) in zip(loaded, self.recognize(images, batch_size)):
+            yield TextRecResult(item.input_path, text, score, input_img=img if keep_images else None, name=item.name)
+        for item, _ in loaded:  # the window's pixels go with its results, not with the item list
+            item.image = None
+
+    def __call__(self, inputs: InputLike, batch_size: int = 1, **kwargs: Any) -> "Prediction":
+        return self.predict(inputs, batch_size=batch_size, **kwargs)
 
     def describe(self) -> Dict[str, object]:
         return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
@@ -222,6 +403,9 @@ def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str =
         >>> model = create_model("PP-OCRv4_mobile_rec")
         >>> [r.rec_text for r in model.predict("line.png")]
     """
+    model = check_path_or_none("model", model)
+    if dict_path is not None:
+        dict_path = check_path_or_none("dict_path", dict_path)
     md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
     return TextRecognizer(md, backend=backend, threads=threads, device=device, precision=precision,
                           cache_dir=cache_dir)

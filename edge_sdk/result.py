@@ -8,7 +8,9 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from .errors import InputError
 from .fonts import load_font
+from .limits import shown
 
 
 class TextRecResult:
@@ -28,7 +30,7 @@ class TextRecResult:
         self.rec_text = rec_text
         self.rec_score = float(rec_score)
         self.input_img = input_img
-        self._name = name or (Path(input_path).name if input_path else "array")
+        self._name = shown(name or (Path(input_path).name if input_path else "array"))
 
     def __getitem__(self, key: str) -> Any:
         if key not in ("input_path", "page_index", "rec_text", "rec_score", "input_img"):
@@ -39,8 +41,15 @@ class TextRecResult:
         return f"TextRecResult(input_path={self.input_path!r}, rec_text={self.rec_text!r}, rec_score={self.rec_score:.4f})"
 
     @property
+    def name(self) -> str:
+        """The file name results are saved under (``array_<i>`` for arrays)."""
+        return self._name
+
+    @property
     def json(self) -> Dict[str, Dict[str, Any]]:
-        return {"res": {"input_path": self.input_path, "page_index": self.page_index,
+        # a file name that is not UTF-8 is shown with U+FFFD: JSON must be valid Unicode
+        path = shown(self.input_path) if self.input_path is not None else None
+        return {"res": {"input_path": path, "page_index": self.page_index,
                         "rec_text": self.rec_text, "rec_score": self.rec_score}}
 
     def to_str(self, json_format: bool = False, indent: int = 4, ensure_ascii: bool = False) -> str:
@@ -66,7 +75,7 @@ class TextRecResult:
         from PIL import Image, ImageDraw
 
         if self.input_img is None:
-            raise ValueError("this result keeps no image; predict with keep_images=True to draw it")
+            raise InputError("this result keeps no image; predict with keep_images=True to draw it.")
         img = self.input_img
         h, w = img.shape[:2]
         text = f"{self.rec_text} ({self.rec_score:.4f})"
@@ -93,9 +102,12 @@ class TextRecResult:
             suffix = name.suffix if (mimetypes.guess_type(name.name)[0] or "").startswith("image/") else ".png"
             target = target / f"{name.stem}_res{suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        ok, buf = cv2.imencode(target.suffix, self.to_img())
+        try:
+            ok, buf = cv2.imencode(target.suffix, self.to_img())
+        except cv2.error:
+            ok = False
         if not ok:
-            raise ValueError(f"cannot encode an image as {target.suffix}")
+            raise InputError(f"cannot write an image as {target.suffix}; save as .png or .jpg.")
         buf.tofile(str(target))
         return target
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge_sdk.errors import InputError
 from edge_sdk.fonts import cjk_font_path
 from edge_sdk.result import TextRecResult
 
@@ -71,5 +72,5 @@ def test_cjk_font_is_available_for_drawing() -> None:
 
 
 def test_to_img_needs_the_image() -> None:
-    with pytest.raises(ValueError, match="keep_images=True"):
+    with pytest.raises(InputError, match="keep_images=True"):
         TextRecResult("a.png", "x", 0.5).to_img()
