@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from converters import convert
 from edge_sdk import create_model
 from edge_sdk.datasets import SAMPLES_DIR
@@ -15,9 +17,12 @@ def test_pir_dir_is_recognized(pir_model: ModelDir) -> None:
 
 
 def test_pir_and_legacy_give_the_same_results(pir_model: ModelDir, paddle_model: ModelDir) -> None:
-    pir = [(r.rec_text, round(r.rec_score, 5)) for r in create_model(str(pir_model.path)).predict(str(SAMPLES_DIR))]
-    legacy = [(r.rec_text, round(r.rec_score, 5)) for r in create_model(str(paddle_model.path)).predict(str(SAMPLES_DIR))]
-    assert pir == legacy
+    pir = list(create_model(str(pir_model.path)).predict(str(SAMPLES_DIR)))
+    legacy = list(create_model(str(paddle_model.path)).predict(str(SAMPLES_DIR)))
+    assert [r.rec_text for r in pir] == [r.rec_text for r in legacy]
+    # the two programs run the same weights through differently fused kernels: scores agree to float
+    # rounding, not to the last digit (rounding both to 5 decimals split 0.949955 into 0.94996 / 0.94995)
+    np.testing.assert_allclose([r.rec_score for r in pir], [r.rec_score for r in legacy], rtol=0, atol=1e-4)
 
 
 def test_pir_converts_to_onnx(pir_model: ModelDir, tmp_path: Path) -> None:
