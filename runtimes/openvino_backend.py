@@ -39,6 +39,15 @@ from .base import (
 
 log = logging.getLogger("runtimes.openvino")
 
+# OpenVINO's CPU plugin keeps compiled kernels per input shape in two caches, its own runtime cache
+# (CPU_RUNTIME_CACHE_CAPACITY) and oneDNN's primitive cache. Text lines come in hundreds of widths x batch
+# sizes, so both fill up: RSS grew from 267 to 295 MB over the first 3000 IC15 val lines (batch 8) before
+# it flattened. With both off it stays at 245 MB over 6000 lines, at the same lines/s within this machine's
+# noise (batch 8: 177-210 vs 191-199; batch 1: 164-242 vs 182-199, three passes over IC15 val each).
+# oneDNN reads its capacity from the environment when the plugin first builds a kernel: set it before
+# that, unless the user chose one.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
+
 # our device names -> OpenVINO's
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
 # precision -> the OPTIMIZATION_CAPABILITIES entry a device must list for it
@@ -85,6 +94,8 @@ class OpenVINOSession(Session):
         config: Dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
         if device in ("CPU", "AUTO"):
             config["INFERENCE_NUM_THREADS"] = options.resolved_threads()
+        if device == "CPU":
+            config["CPU_RUNTIME_CACHE_CAPACITY"] = int(options.extra.get("cpu_runtime_cache_capacity", 0))
         self._device = device
         self._cache: Optional[CompiledModelCache] = None
         self.cache_status = "off"  # off | hit | written | recompiled | unusable | unsupported
