@@ -33,13 +33,13 @@ BACKENDS: Dict[str, BackendInfo] = {
     info.name: info
     for info in [
         BackendInfo("onnxruntime", "runtimes.onnxruntime_backend:OnnxRuntimeSession", "onnxruntime",
-                    'pip install "edge-sdk[onnx]"', (".onnx",)),
+                    "pip install onnxruntime", (".onnx",)),
         BackendInfo("openvino", "runtimes.openvino_backend:OpenVINOSession", "openvino",
-                    'pip install "edge-sdk[openvino]"', (".xml", ".onnx", ".pdmodel")),
+                    "pip install openvino", (".xml", ".onnx", ".pdmodel")),
         BackendInfo("paddlelite", "runtimes.paddlelite_backend:PaddleLiteSession", "paddlelite",
-                    'pip install "edge-sdk[paddlelite]" (Python <= 3.10)', (".nb",)),
+                    'pip install paddlelite==2.13rc0 "numpy<2" (Python <= 3.10)', (".nb",)),
         BackendInfo("paddle", "runtimes.paddle_backend:PaddleSession", "paddle",
-                    'pip install "edge-sdk[paddle]"', (".pdmodel", ".json")),
+                    "pip install paddlepaddle", (".pdmodel", ".json")),
     ]
 }
 

@@ -2,7 +2,8 @@
 # CI's ARM leg: the SDK as a Raspberry Pi user runs it, under qemu-user emulation (needs root).
 #   1. x86 (.venv): convert the artifacts a user would copy over and record x86's results for a few
 #      lines (scripts/arm64_handoff.py -> .arm64/handoff).
-#   2. build or reuse the arm64 bookworm root with edge-sdk[onnx,openvino] only (scripts/arm64_root.sh).
+#   2. build the edge-ocr-sdk wheel, build or reuse the arm64 bookworm root and install the wheel there with
+#      README's own device line ([onnx,openvino] only; scripts/arm64_root.sh).
 #   3. per board (Pi 4 = Cortex-A72, Pi 5 = Cortex-A76): `edge-sdk devices`, then tests/arm in the root.
 #   4. print what each board saw: board, CPU features, chosen backend, texts vs x86, max abs prob diff,
 #      seconds per line under emulation, and the leg's time.
@@ -18,6 +19,11 @@ t=$(date +%s)
 .venv/bin/python scripts/arm64_handoff.py .arm64/handoff
 echo "arm64 leg: x86 handoff in $(( $(date +%s) - t )) s"
 
+# The wheel a user builds on the laptop and copies to the Pi (README, "On a Raspberry Pi").
+rm -rf .arm64/handoff/dist
+.venv/bin/python -m pip wheel . --no-deps -q -w .arm64/handoff/dist
+echo "arm64 leg: wheel $(cd .arm64/handoff/dist && ls *.whl)"
+
 t=$(date +%s)
 bash scripts/arm64_root.sh build
 echo "arm64 leg: root ready in $(( $(date +%s) - t )) s"
@@ -29,7 +35,7 @@ for board in $BOARDS; do
   rm -f ".arm64/report-$board.json"
   bash scripts/arm64_root.sh run "$board" -- edge-sdk devices /sdk/.arm64/handoff/rec-onnx || status=1
   EDGE_SDK_ARM_BOARD=$board EDGE_SDK_ARM_HANDOFF=$PWD/.arm64/handoff EDGE_SDK_ARM_REPORT=$PWD/.arm64/report-$board.json \
-    bash scripts/arm64_root.sh run "$board" -- python -m pytest tests/arm -v -rA || status=1
+    bash scripts/arm64_root.sh run "$board" -- pytest tests/arm -v -rA || status=1
   if [ "$board" = "${BOARDS%% *}" ]; then  # the README's Pi example, once
     bash scripts/arm64_root.sh run "$board" -- python examples/raspberry_pi/recognize.py \
       /sdk/.arm64/handoff/rec-onnx /sdk/.arm64/handoff/lines || status=1

@@ -2,7 +2,7 @@
 # An emulated Raspberry Pi (arm64 Debian bookworm root under qemu-user) for the SDK's device-side leg.
 # Recipe and traps: ../shared/TOOLCHAIN.md, "ARM64 (Raspberry Pi OS bookworm) under emulation".
 #
-#   scripts/arm64_root.sh build                  debootstrap the root (once), /opt/venv with edge-sdk[onnx,openvino]
+#   scripts/arm64_root.sh build                  debootstrap the root (once), /opt/venv with the edge-ocr-sdk wheel [onnx,openvino]
 #   scripts/arm64_root.sh run rpi4|rpi5 -- CMD   run CMD in /sdk inside the root as that board
 #   scripts/arm64_root.sh clean                  unmount leftovers, delete the root (the pip cache stays)
 #
@@ -199,8 +199,17 @@ config() {  # cheap, every build: the host's network settings and CA bundle may 
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$R/etc/pip.conf"
 }
 
+# The device install is the README's own line ("On a Raspberry Pi"), run as written in the folder that
+# holds the wheel scripts/arm64_leg.sh built on x86 (a wheel file, so it cannot resolve to PyPI's
+# unrelated "edge-sdk"). PIP_CONSTRAINT pins the same versions as the x86 leg without changing the line.
+WHEEL_DIR=$STATE/handoff/dist
+readme_install() {
+  grep -E '^pip install "\./edge_ocr_sdk-[^"]+\.whl\[[a-z,]+\]"' "$SDK/README.md" | head -1 | sed 's/[[:space:]]*#.*$//'
+}
+
 venv_key() {
-  { echo "extras=$EXTRAS extra=$PIP_EXTRA editable"; cat "$SDK/pyproject.toml" "$SDK/constraints.txt"; } | sha256sum | cut -d' ' -f1
+  { echo "extras=$EXTRAS extra=$PIP_EXTRA wheel"; readme_install; cat "$SDK/pyproject.toml" "$SDK/constraints.txt";
+    sha256sum "$WHEEL_DIR"/*.whl 2>/dev/null; } | sha256sum | cut -d' ' -f1
 }
 
 venv() {
@@ -208,6 +217,10 @@ venv() {
   if [ -x "$R/opt/venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(venv_key)" ]; then
     log "venv up to date"; return
   fi
+  local install
+  install=$(readme_install)
+  [ -n "$install" ] || die "README.md has no 'pip install \"./edge_ocr_sdk-...whl[...]\"' line (On a Raspberry Pi)"
+  ls "$WHEEL_DIR"/*.whl >/dev/null 2>&1 || die "no wheel in $WHEEL_DIR: scripts/arm64_leg.sh builds it (pip wheel .)"
   mount_root rpi4 RW
   local t0=$SECONDS
   if [ ! -x "$R/opt/venv/bin/python" ]; then
@@ -216,13 +229,15 @@ venv() {
     log "step venv-create: $(( SECONDS - t0 )) s"; t0=$SECONDS
   fi
   rm -f "$stamp"
-  # Editable: /sdk is the one source of truth, so code edits need no reinstall (only pyproject.toml
-  # or constraints.txt changes do). setuptools rewrites the ignored edge_sdk.egg-info in the checkout.
-  # The constraints pin the same versions as the x86 leg; paddlepaddle/paddle2onnx are not pulled.
+  log "device install, as README.md writes it: $install"
   nice -n 10 chroot "$R" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    QEMU_CPU=cortex-a72 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off \
-    /bin/sh -c "cd /sdk && pip install -q -c constraints.txt -e '.[$EXTRAS]' $PIP_EXTRA"
+    QEMU_CPU=cortex-a72 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_CONSTRAINT=/sdk/constraints.txt \
+    /bin/sh -c "cd /sdk/.arm64/handoff/dist && pip uninstall -q -y edge-ocr-sdk >/dev/null 2>&1; $install && pip install -q $PIP_EXTRA"
   log "step pip-install: $(( SECONDS - t0 )) s"; t0=$SECONDS
+  # the SDK must come from the wheel, not from the checkout bound on /sdk
+  chroot "$R" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin QEMU_CPU=cortex-a72 /bin/sh -c \
+    'cd /tmp && python -c "import edge_sdk; assert edge_sdk.__file__.startswith(\"/opt/venv/\"), edge_sdk.__file__"' \
+    || die "edge_sdk in the root does not come from the installed wheel"
   # every shared library in the venv must resolve inside the root (a missing Debian package shows here)
   local missing
   missing=$(chroot "$R" /usr/bin/env -i PATH=/usr/bin:/bin QEMU_CPU=cortex-a72 /bin/sh -c \

@@ -24,6 +24,9 @@ fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade "pip>=23"
+# The distribution was named edge-sdk before it became edge-ocr-sdk (PyPI's edge-sdk is another project):
+# drop that old editable install of this checkout so the two do not fight over the edge-sdk command.
+.venv/bin/python -m pip uninstall -q -y edge-sdk >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[${EXTRAS}]"
 # edge-sdk bench's "user's current choice" reference, RapidOCR's recognizer. --no-deps: its
 # requirements would install opencv-python over opencv-python-headless (both own cv2/).

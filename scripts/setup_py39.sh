@@ -42,6 +42,8 @@ if [ ! -x .venv39/bin/pip ]; then
   whl=$(ls "$AUX"/pip-*.whl | head -1)
   .venv39/bin/python "$whl/pip" install -q "$whl"
 fi
+# the old distribution name of this checkout (see setup.sh)
+.venv39/bin/python -m pip uninstall -q -y edge-sdk >/dev/null 2>&1 || true
 # paddlepaddle imports setuptools but declares it only for Python >= 3.12
 .venv39/bin/python -m pip install -q -c constraints-py39.txt setuptools -e ".[${EXTRAS}]"
 echo "setup_py39: .venv39 ready ($(.venv39/bin/python --version), extras: ${EXTRAS})"

@@ -4,7 +4,7 @@
     python recognize.py rec-onnx --camera 0 --roi 0,200,640,80   # a strip of camera 0's frame
 
 MODEL is an artifact converted on a laptop (`edge-sdk convert PP-OCRv4_mobile_rec --target onnx -o rec-onnx`)
-and copied over; the Pi needs only `pip install "edge-sdk[onnx,openvino]"`. The backend is chosen
+and copied over; the Pi needs only the edge-sdk wheel with its `[onnx,openvino]` extras (README, "On a Raspberry Pi"). The backend is chosen
 for the board (`edge-sdk devices rec-onnx` says which and why). Prints text, score and latency per line.
 """
 from __future__ import annotations

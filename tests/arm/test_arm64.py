@@ -1,6 +1,6 @@
 """The SDK on an (emulated) Raspberry Pi: run inside the arm64 root by scripts/arm64_leg.sh.
 
-The root has what a Pi user installs (edge-sdk[onnx,openvino], no paddlepaddle, no paddle2onnx) and
+The root has what a Pi user installs (the edge-ocr-sdk wheel with [onnx,openvino], no paddlepaddle, no paddle2onnx) and
 the board's /proc/cpuinfo; the artifacts and x86's results for the same lines come from the x86 half
 of the leg (scripts/arm64_handoff.py) through $EDGE_SDK_ARM_HANDOFF. Each test writes what it saw to
 $EDGE_SDK_ARM_REPORT, which the leg prints.
