@@ -36,6 +36,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
 from ._fs import MARKER, read_small_file, remove_marker, staging_dir, sweep_stale, write_marker
 from .errors import DownloadError, ModelNotFoundError
+from .limits import env_int
 from .model_dir import ModelDir, write_inference_yml
 from .progress import progress
 from .zoo import MODELS, ModelSpec, get_spec
@@ -96,17 +97,7 @@ def resolve(model: str, dict_path: Optional[Path] = None, cache: Optional[Path] 
 
 def max_model_bytes() -> int:
     """The byte limit of one model fetch (``$EDGE_SDK_MAX_MODEL_BYTES``, default 512 MiB)."""
-    raw = os.environ.get(MAX_MODEL_BYTES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_MODEL_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise DownloadError(f"{MAX_MODEL_BYTES_ENV}={raw!r} is not a positive number of bytes; set it to one "
-                            f"(e.g. {DEFAULT_MAX_MODEL_BYTES}) or unset it.")
-    return value
+    return env_int(MAX_MODEL_BYTES_ENV, DEFAULT_MAX_MODEL_BYTES, DownloadError, "a positive number of bytes")
 
 
 def _size(n: int) -> str:

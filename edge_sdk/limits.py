@@ -17,7 +17,7 @@ DEFAULT_MAX_IMAGE_BYTES = 256 << 20
 DEFAULT_MAX_LABEL_FILE_BYTES = 256 << 20
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, error: Optional[type] = None, what: str = "a positive whole number") -> int:
     """A positive whole number from the environment; a value that is not one is an error, not ignored."""
     from .errors import OptionError
 
@@ -29,21 +29,21 @@ def _env_int(name: str, default: int) -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise OptionError(f"{name}={raw!r} is not a positive whole number; set it to one (default {default}) or unset it.")
+        raise (error or OptionError)(f"{name}={raw!r} is not {what}; set it to one (default {default}) or unset it.")
     return value
 
 
 def max_pixels(override: Optional[int] = None) -> int:
     """The decoded-pixel cap: ``override``, else ``$EDGE_SDK_MAX_PIXELS``, else 64 megapixels."""
-    return override if override else _env_int("EDGE_SDK_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+    return override if override else env_int("EDGE_SDK_MAX_PIXELS", DEFAULT_MAX_PIXELS)
 
 
 def max_image_bytes() -> int:
-    return _env_int("EDGE_SDK_MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES)
+    return env_int("EDGE_SDK_MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES)
 
 
 def max_label_file_bytes() -> int:
-    return _env_int("EDGE_SDK_MAX_LABEL_FILE_BYTES", DEFAULT_MAX_LABEL_FILE_BYTES)
+    return env_int("EDGE_SDK_MAX_LABEL_FILE_BYTES", DEFAULT_MAX_LABEL_FILE_BYTES)
 
 
 def read_file_bounded(path: "os.PathLike[str] | str", cap: int, what: str, error: type) -> bytes:
