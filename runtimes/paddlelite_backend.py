@@ -15,6 +15,7 @@ and a second one per thread would cost another workspace per shape).
 from __future__ import annotations
 
 import platform
+import struct
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -45,6 +46,31 @@ def runtime_version() -> Optional[str]:
         return str(Opt().version())
     except (ImportError, AttributeError):
         return None
+
+
+# An opt-written naive buffer (.nb) starts with: uint16 meta version, char[16] opt version ("v2.13-rc"),
+# uint64 size of the program topology that follows; the weights come after it.
+_NB_HEADER = struct.Struct("<H16sQ")
+
+
+def check_naive_buffer(data: bytes, model_file: Path) -> None:
+    """Refuse what is plainly not an opt-written ``.nb`` before Paddle Lite sees it.
+
+    Paddle Lite does not raise on a bad buffer: it aborts the whole process (SIGABRT on 2 KB of random
+    bytes). This checks the header and that the file holds the program it announces; a file damaged
+    inside its weights can still get past it.
+    """
+    name = model_file.name
+    if len(data) < _NB_HEADER.size:
+        raise ModelLoadError(f"{model_file} is {len(data)} bytes, too short for a Paddle Lite model; convert it again.")
+    meta, version, topology = _NB_HEADER.unpack_from(data)
+    text = version.split(b"\0", 1)[0]
+    if meta not in (1, 2) or not text.startswith(b"v") or not all(32 < c < 127 for c in text):
+        raise ModelLoadError(f"{model_file} is not a Paddle Lite model written by opt (bad {name} header); "
+                             "convert it again with --target paddlelite.")
+    if topology == 0 or _NB_HEADER.size + topology > len(data):
+        raise ModelLoadError(f"{model_file} is truncated or damaged (its program needs {topology} bytes, the file "
+                             f"has {len(data) - _NB_HEADER.size} after the header); convert it again.")
 
 
 class PaddleLiteSession(Session):
@@ -80,6 +106,7 @@ class PaddleLiteSession(Session):
                 "re-run the conversion with the same Paddle Lite version as the device."
             )
         self._model_bytes = Path(model_file).read_bytes()
+        check_naive_buffer(self._model_bytes, Path(model_file))  # Lite aborts the process on a bad buffer
         self._predictors: "OrderedDict[Tuple[int, ...], Any]" = OrderedDict()
         self._lock = threading.Lock()
         self._predictor_for((1, 3, 48, 320))  # fail here, not on the first run, if the file is bad
