@@ -116,9 +116,15 @@ class Ctx:
     tmp: Path
 
 
+def _runner() -> CliRunner:
+    try:  # click < 8.2 mixes stderr into stdout unless told not to; 8.2+ always keeps them apart
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()
+
+
 def run_cli(args: List[str], input_text: Optional[str] = None) -> Any:
-    result = CliRunner().invoke(main, args, input=input_text, catch_exceptions=True)
-    return result
+    return _runner().invoke(main, args, input=input_text, catch_exceptions=True)
 
 
 def assert_cli_error(result: Any, pattern: str) -> None:

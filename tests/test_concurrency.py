@@ -181,7 +181,11 @@ def test_paddle_pool_size_follows_cores_over_threads(request: pytest.FixtureRequ
 
 
 def test_too_many_threads_are_clamped_with_one_warning(request: pytest.FixtureRequest,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+                                                       caplog: pytest.LogCaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtimes.base
+
+    monkeypatch.setattr(runtimes.base, "_warned", set())  # once per process: other tests may have warned already
     model = _model_path("onnxruntime", request) / "inference.onnx"
     cores = runtimes.default_threads()
     with caplog.at_level(logging.WARNING, logger="runtimes"):
