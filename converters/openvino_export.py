@@ -23,7 +23,8 @@ XML_FILE = "inference.xml"
 def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
            calib_size: int = quantize.DEFAULT_CALIB_SIZE, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
     onnx_export.require("openvino", "pip install openvino")
-    import openvino as ov
+    from runtimes import import_openvino
+    ov = import_openvino()
 
     with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
         if source.format == "paddle-legacy":
@@ -69,7 +70,8 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
 
 
 def io_spec(xml_file: Path) -> Dict[str, object]:
-    import openvino as ov
+    from runtimes import import_openvino
+    ov = import_openvino()
 
     model = ov.Core().read_model(str(xml_file))
 

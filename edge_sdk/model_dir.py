@@ -211,7 +211,8 @@ def onnx_metadata(model_file: Path) -> Dict[str, str]:
 def openvino_rt_info_dict(xml_file: Path) -> List[str]:
     """The dict an edge-sdk IR carries in its rt_info (empty when absent or openvino is missing)."""
     try:
-        import openvino as ov
+        from runtimes import import_openvino
+        ov = import_openvino()
     except ImportError:
         return []
     try:

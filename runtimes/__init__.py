@@ -44,6 +44,26 @@ BACKENDS: Dict[str, BackendInfo] = {
 }
 
 
+def import_openvino():  # type: ignore[no-untyped-def]
+    """``import openvino``, with OpenVINO's usage telemetry off unless ``EDGE_SDK_OPENVINO_TELEMETRY=1``.
+
+    ``import openvino`` starts its telemetry (``openvino.tools.ovc``): with no consent file it sends usage
+    events to Google Analytics, from a thread that forks a process to do it. On a kiosk that is traffic
+    nobody asked for, and under qemu-user (CI's emulated Pi) the fork from a thread deadlocked
+    ``edge-sdk devices``. OpenVINO falls back to its own no-op stub when ``openvino_telemetry`` cannot be
+    imported, so that is what this arranges, before the first import only (an openvino the application
+    imported itself keeps its settings).
+    """
+    import os
+    import sys
+
+    if "openvino" not in sys.modules and os.environ.get("EDGE_SDK_OPENVINO_TELEMETRY") != "1":
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino
+
+    return openvino
+
+
 def is_available(name: str) -> bool:
     """True when the package behind backend ``name`` can be imported here."""
     return importlib.util.find_spec(BACKENDS[name].package) is not None
@@ -89,6 +109,6 @@ def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str =
 
 __all__ = [
     "BACKENDS", "BackendInfo", "BackendNotInstalled", "BackendOptions", "DeviceUnavailable", "ModelLoadError", "RuntimeErrorBase",
-    "Session", "available_backends", "backend_class", "backends_for", "default_threads", "is_available",
+    "Session", "available_backends", "backend_class", "backends_for", "default_threads", "import_openvino", "is_available",
     "load_backend",
 ]

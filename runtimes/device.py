@@ -187,7 +187,8 @@ def _ort_providers() -> List[str]:
 
 def _openvino_devices() -> Dict[str, str]:
     try:
-        import openvino as ov
+        from . import import_openvino
+        ov = import_openvino()
 
         core = ov.Core()
         return {d: str(core.get_property(d, "FULL_DEVICE_NAME")) for d in core.available_devices}

@@ -70,7 +70,8 @@ class OpenVINOSession(Session):
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         super().__init__(model_file, options)
-        import openvino as ov
+        from . import import_openvino
+        ov = import_openvino()
 
         device = _DEVICES.get(options.device.lower())
         if device is None:
@@ -214,7 +215,8 @@ class OpenVINOSession(Session):
             return request.get_output_tensor(0).data.copy()
 
     def describe(self) -> Dict[str, Any]:
-        import openvino as ov
+        from . import import_openvino
+        ov = import_openvino()
 
         info = super().describe()
         info.update({"device": self._device, "precision": self._precision, "version": ov.get_version().split("-")[0],

@@ -9,6 +9,8 @@ import pytest
 import runtimes
 from edge_sdk.model_dir import ModelDir
 
+ROOT = Path(__file__).resolve().parents[1]
+
 BACKEND_FILES = {"paddle": "inference.pdmodel", "onnxruntime": "inference.onnx"}
 
 
@@ -76,3 +78,22 @@ def test_formats_map_to_backends() -> None:
 def test_only_openvino_takes_a_reduced_compute_precision(model_files: dict) -> None:
     with pytest.raises(runtimes.DeviceUnavailable, match="precision 'bf16' is an OpenVINO setting"):
         runtimes.load_backend("onnxruntime", model_files["onnxruntime"], precision="bf16")
+
+
+def test_openvino_telemetry_is_off_unless_asked_for() -> None:
+    """import openvino sends usage events from a forked process by default (no consent file, not in CI);
+    through the SDK it gets OpenVINO's own no-op stub, unless EDGE_SDK_OPENVINO_TELEMETRY=1."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import runtimes, sys; runtimes.import_openvino(); import openvino.tools.ovc.telemetry_utils as t; "
+            "print(t.tm.__name__)")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=str(ROOT))
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == "openvino.tools.ovc.telemetry_stub"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
+                        env={**env, "EDGE_SDK_OPENVINO_TELEMETRY": "1", "CI": "true"})  # CI: nothing is sent
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.strip() != "openvino.tools.ovc.telemetry_stub"
