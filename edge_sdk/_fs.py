@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import socket
-import stat
 import tempfile
 import time
 from pathlib import Path
@@ -81,28 +80,22 @@ def write_marker(directory: Path, name: Optional[str] = None, created: Optional[
     (directory / MARKER).write_text(json.dumps(info) + "\n", encoding="utf-8")
 
 
+class _Unreadable(Exception):
+    pass
+
+
 def read_small_file(path: Path, cap: int = 1 << 20) -> Optional[bytes]:
     """The bytes of ``path`` when it is a regular file (not a symlink) of at most ``cap`` bytes, else None.
 
-    Opened non-blocking without following a symlink, so a FIFO or device planted under a name we look
-    for is skipped instead of hanging the run.
+    ``limits.read_file_bounded`` without following a symlink, so a FIFO or device planted under a name
+    we look for is skipped instead of hanging the run.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    from .limits import read_file_bounded
+
     try:
-        fd = os.open(path, flags)
-    except OSError:
+        return read_file_bounded(path, cap, "file", _Unreadable, follow_symlinks=False)
+    except _Unreadable:
         return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(cap + 1)
-        return data if len(data) <= cap else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def remove_marker(directory: Path) -> None:

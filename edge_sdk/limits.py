@@ -46,18 +46,23 @@ def max_label_file_bytes() -> int:
     return env_int("EDGE_SDK_MAX_LABEL_FILE_BYTES", DEFAULT_MAX_LABEL_FILE_BYTES)
 
 
-def read_file_bounded(path: "os.PathLike[str] | str", cap: int, what: str, error: type) -> bytes:
+def read_file_bounded(path: "os.PathLike[str] | str", cap: int, what: str, error: type,
+                      follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file of at most ``cap`` bytes, or ``error`` with one sentence.
 
     Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO, socket or device
-    given as ``path`` is refused instead of hanging or reading forever.
+    given as ``path`` is refused instead of hanging or reading forever. ``follow_symlinks=False``
+    refuses a symlink too.
     """
     import errno
     import stat
 
     p = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(p, flags)
     except FileNotFoundError:
         raise error(f"{what} not found: {shown(p)}") from None
     except IsADirectoryError:
