@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -160,8 +161,6 @@ def input_spec(pp: Preprocess) -> Tuple[str, Tuple[Union[int, str], ...]]:
 
 
 # -- lines wider than the model's max width ------------------------------------------------------
-from dataclasses import dataclass  # noqa: E402
-from typing import List, Optional  # noqa: E402,F811
 
 # A blank stretch at least this many line heights wide (at the model height) is a word space.
 # Measured on the real model (PP-OCRv4_mobile_rec; pairs of rendered Latin words, 5 fonts, tight and

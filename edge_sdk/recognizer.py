@@ -14,7 +14,7 @@ from runtimes.device import DeviceProfile, this_device
 from runtimes.selection import Artifact, Candidate, Selection, rank
 
 from .ctc import Charset, ctc_greedy_decode
-from .errors import BackendUnavailableError, EdgeSDKError, InputError, ModelFormatError
+from .errors import BackendUnavailableError, InputError, ModelFormatError
 from .autotune import TuneResult, autotune
 from .hub import cache_root, resolve
 from .inputs import InputLike, Item, iter_items
@@ -273,8 +273,7 @@ class TextRecognizer:
     def _run_pieces(self, images: Sequence[np.ndarray],
                     batch_size: int) -> Tuple[List[List[LinePiece]], List[List[np.ndarray]]]:
         """Each line's pieces and each piece's probabilities, from one width-bucketed pass over all pieces."""
-        if batch_size < 1:
-            raise EdgeSDKError(f"batch_size must be at least 1, not {batch_size}.")
+        batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
         pp = self.model.preprocess
         pieces = [split_line(_as_bgr(img), pp) for img in images]
         for line in pieces:
