@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from edge_sdk._fs import MARKER
+from edge_sdk._fs import MARKER, scratch_dir
 from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.hub import resolve
@@ -23,6 +23,7 @@ from edge_sdk.recognizer import TextRecognizer
 from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
 from .quantize import AccuracyGoal
+from .synthetic_lines import CHECK_LINES
 
 log = logging.getLogger("edge_sdk.convert")
 
@@ -39,6 +40,8 @@ class Target:
     module: str  # exporter module with export(source, stage, precision) and io_spec(program)
     tools: Tuple[str, ...]  # modules whose versions go into the manifest
     options: Tuple[str, ...] = ()  # target-only options convert() accepts
+    # lines of the rendered check set that judge a reduced-precision artifact without --check-data
+    check_lines: int = CHECK_LINES
 
 
 TARGETS: Dict[str, Target] = {
@@ -46,13 +49,15 @@ TARGETS: Dict[str, Target] = {
     for t in [
         Target("onnx", "inference.onnx", ("fp32", "int8"), ("paddle-legacy", "paddle-pir"), "onnxruntime",
                "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime"),
-               ("calib", "calib_size", "max_acc_drop")),
+               ("calib", "calib_size", "rendered_calib", "max_acc_drop")),
         Target("openvino", "inference.xml", ("fp32", "fp16", "int8"), ("paddle-legacy", "paddle-pir", "onnx"),
                "openvino", "converters.openvino_export", ("paddle", "openvino", "paddle2onnx", "onnx", "nncf"),
-               ("calib", "calib_size", "max_acc_drop")),
+               ("calib", "calib_size", "rendered_calib", "max_acc_drop")),
         # int8/int16: opt's weight-only quantization (quant_model); PIR is refused with the way out.
         Target("paddlelite", "inference.nb", ("fp32", "int8", "int16"), ("paddle-legacy", "paddle-pir"), "paddlelite",
-               "converters.paddlelite_export", ("paddle", "paddlelite"), ("valid_places", "opt_path")),
+               "converters.paddlelite_export", ("paddle", "paddlelite"), ("valid_places", "opt_path"),
+               # Lite's x86 checker runs ~6 lines/s and needs a workspace per input shape: a spread subset
+               check_lines=120),
     ]
 }
 
@@ -99,8 +104,14 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError(f"option(s) {', '.join(unknown)} do not apply to target {target}"
                               f"{' (it takes ' + ', '.join(tgt.options) + ')' if tgt.options else ''}.")
     options = {k: v for k, v in target_options.items() if v is not None}
-    if "calib" in options and precision != "int8":
-        raise ConversionError("--calib applies to --precision int8 only.")
+    if isinstance(options.get("calib"), (str, Path)):
+        options["calib"] = [str(options["calib"])]
+    for name, flag in (("calib", "--calib"), ("calib_size", "--calib-size"), ("rendered_calib", "--no-rendered-calib")):
+        if name in options and precision != "int8":
+            raise ConversionError(f"{flag} applies to --precision int8 only.")
+    for c in options.get("calib", []):  # before anything is loaded: a typo should not cost a model load
+        if c != "rendered" and not Path(c).exists():
+            raise ConversionError(f"--calib: dataset {c} does not exist.")
     max_acc_drop = options.pop("max_acc_drop", None)
     if max_acc_drop is not None and precision != "int8":
         raise ConversionError("--max-acc-drop applies to --precision int8 only.")
@@ -112,14 +123,14 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError(
             f"{src.path} holds a {src.format} model; the {target} target converts from {', '.join(tgt.sources)}."
         )
-    samples, data_name = _check_samples(check_data, check_limit)
+    samples, data_name = _check_samples(check_data, check_limit, src, precision, tgt.check_lines)
     criteria = src.spec.parity_for(precision)
     if max_acc_drop is not None:
-        if check_data is None or not samples or any(s.label is None for s in samples):
+        if not samples or any(s.label is None for s in samples):
             raise ConversionError("--max-acc-drop needs labelled lines to score on: pass --check-data with a label "
-                                  "file or a PaddleX dataset dir.")
+                                  "file or a PaddleX dataset dir (without it, the rendered check set is used).")
         options["goal"] = AccuracyGoal(max_acc_drop / 100.0, tuple(samples), data_name)
-        criteria = dataclasses.replace(criteria, max_acc_drop=max_acc_drop / 100.0)
+        criteria = dataclasses.replace(criteria, max_acc_drop=max_acc_drop / 100.0, acc_drop_z=None)  # asked: bare
     output = Path(output)
     reference = _reference(src, threads)  # fails early if its backend is missing
     exporter = importlib.import_module(tgt.module)
@@ -145,8 +156,13 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
                         if precision == "fp32" and candidate.session.graph_optimization_switch else None)
             log.info("checking parity on %d lines of %s", len(samples), data_name)
             report = check_parity(reference, candidate, samples, data_name, criteria, batch_size, deployed)
+        speed = None
+        if precision == "int8" and report is not None and "calib" in tgt.options:  # static INT8 only
+            speed = _speedup_over_fp32(src, tgt, exporter, stage, candidate, samples, batch_size, threads)
         manifest = _manifest(src, tgt, precision, stage, report, not_run, exporter.io_spec(stage / tgt.program_file),
                              {**{k: v for k, v in options.items() if k != "goal"}, **hints}, notes)
+        if speed is not None:
+            manifest["speed"] = speed
         write_manifest(stage, manifest)
         if report is not None and not report.passed and not allow_mismatch:
             if max_acc_drop is not None:
@@ -159,6 +175,51 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
                 "nothing was written (pass --allow-mismatch to keep it anyway)."
             )
     return ConversionResult(output=output, manifest=manifest, parity=report, parity_not_run=not_run)
+
+
+SPEED_WIDTHS = (320, 640)  # lines timed at these widths (the model's min width and a long line)
+SPEED_REPEATS = 4  # batches per width and round
+SPEED_ROUNDS = 3
+
+
+def _speedup_over_fp32(src: ModelDir, tgt: Target, exporter: Any, stage: Path, candidate: TextRecognizer,
+                       samples: List[Sample], batch_size: int, threads: int) -> Dict[str, Any]:
+    """The INT8 artifact's lines/s over the FP32 artifact's, both on ``tgt.backend`` in this process.
+
+    The FP32 artifact is exported into scratch the same way. Both run the same batches of a check line
+    scaled to each of ``SPEED_WIDTHS`` (fixed shapes: a run of mixed widths would time each backend's
+    per-shape set-up as much as its arithmetic), alternating, ``SPEED_ROUNDS`` times each, and the best
+    round of each counts (the least disturbed by the rest of the machine)."""
+    import time
+
+    import cv2
+
+    from edge_sdk.preprocess import read_image
+
+    line = read_image(samples[0].path)
+    height = src.preprocess.height
+    probes = [cv2.resize(line, (w, height), interpolation=cv2.INTER_LINEAR) for w in SPEED_WIDTHS]
+    batches = [[p] * batch_size for p in probes] * SPEED_REPEATS
+    with scratch_dir(stage) as tmp:
+        exporter.export(src, tmp, "fp32")
+        write_inference_yml(tmp, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
+        fp32 = TextRecognizer(ModelDir.open(tmp), backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
+        best = {"fp32": float("inf"), "int8": float("inf")}
+        for rec in (fp32, candidate):  # warm: the first run of a shape compiles it
+            for p in probes:
+                rec.run_lines([p] * batch_size, batch_size)
+        for _ in range(SPEED_ROUNDS):
+            for name, rec in (("fp32", fp32), ("int8", candidate)):
+                t0 = time.perf_counter()
+                for batch in batches:
+                    rec.run_lines(batch, batch_size)
+                best[name] = min(best[name], time.perf_counter() - t0)
+        del fp32
+    n = sum(len(b) for b in batches)
+    return {"backend": tgt.backend, "threads": candidate.session.describe().get("threads", threads), "lines": n,
+            "widths": list(SPEED_WIDTHS), "batch_size": batch_size,
+            "fp32_lines_per_s": round(n / best["fp32"], 1), "int8_lines_per_s": round(n / best["int8"], 1),
+            "speedup_vs_fp32": round(best["fp32"] / best["int8"], 2)}
 
 
 def _reference(src: ModelDir, threads: int) -> TextRecognizer:
@@ -178,10 +239,24 @@ def _reference(src: ModelDir, threads: int) -> TextRecognizer:
     return TextRecognizer(src, backend="onnxruntime", threads=threads)
 
 
-def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int]) -> Tuple[list, str]:
+def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int], src: ModelDir,
+                   precision: str, check_lines: int = CHECK_LINES) -> Tuple[list, str]:
+    """The lines the parity check runs on, and their name for the report.
+
+    Without ``--check-data``: an FP32 artifact is compared line by line on the SDK's sample lines (any
+    conversion error shows on every line); a reduced-precision one is judged on the rendered multi-script
+    check set (``synthetic_lines.check_set``), since its accuracy bound needs hundreds of lines of every
+    script the dict holds."""
     if check_data is None:
-        samples = default_samples()
-        return samples[:limit] if limit else samples, "edge-sdk sample lines"
+        if precision == "fp32":
+            samples = default_samples()
+            return samples[:limit] if limit else samples, f"edge-sdk sample lines ({len(samples)})"
+        from .synthetic_lines import check_set
+
+        checks = check_set(src.charset.dict_characters)
+        n = min(limit or check_lines, check_lines)
+        samples = checks.spread(n)
+        return samples, checks.describe() + (f"; {n} lines spread over it" if n < len(checks.samples) else "")
     try:
         return load_samples(Path(check_data), limit), str(check_data)
     except EdgeSDKError as exc:

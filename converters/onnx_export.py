@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import BackendUnavailableError, ConversionError
@@ -29,15 +29,16 @@ def require(module: str, pip: str) -> None:
         raise BackendUnavailableError(f"converting to ONNX needs '{module}', which is not installed; run: {pip}")
 
 
-def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
-           calib_size: int = quantize.DEFAULT_CALIB_SIZE, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
+def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequence[str] = (),
+           calib_size: int = quantize.DEFAULT_CALIB_SIZE, rendered_calib: bool = True, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
     """Write ``stage/inference.onnx`` from a Paddle model dir, with the dict in ``metadata_props``.
 
     ``int8`` quantizes the FP32 export with the model family's recipe on ``calib`` lines (and, with
     ``goal``, keeps sensitive nodes in FP32 until the acc drop fits).
     Returns notes on what the conversion did beyond a plain export."""
     if precision == "int8":
-        batches = quantize.calibration_batches(source, quantize.require_calib(calib), calib_size)
+        calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib)
+        batches = calibration.batches
         recipe = quantize.recipe_for(source).onnx
         with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
             export(source, Path(tmp))
@@ -45,7 +46,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
                 notes = quantize.quantize_onnx(Path(tmp) / ONNX_FILE, stage / ONNX_FILE, batches, recipe, Path(tmp),
                                                goal, source)
         set_metadata(stage / ONNX_FILE, _metadata(source))
-        return [f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}"] + notes
+        return [f"int8: {recipe}, calibrated on {calibration}"] + notes
     for module in ("paddle", "paddle2onnx", "onnx"):
         require(module, 'pip install paddlepaddle "paddle2onnx>=2.0,<2.1" onnx onnxruntime')
     if not source.is_paddle:

@@ -7,7 +7,7 @@ float16 in the IR; what the device computes in is a runtime setting (``INFERENCE
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import ConversionError
@@ -20,8 +20,8 @@ from edge_sdk._native_log import captured_native_output
 XML_FILE = "inference.xml"
 
 
-def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Optional[str] = None,
-           calib_size: int = quantize.DEFAULT_CALIB_SIZE, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
+def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequence[str] = (),
+           calib_size: int = quantize.DEFAULT_CALIB_SIZE, rendered_calib: bool = True, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
     onnx_export.require("openvino", "pip install openvino")
     from runtimes import import_openvino
     ov = import_openvino()
@@ -50,11 +50,12 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Option
             model.reshape({inp.get_any_name(): [-1, 3, source.preprocess.height, -1]})
         notes: List[str] = []
         if precision == "int8":
-            batches = quantize.calibration_batches(source, quantize.require_calib(calib), calib_size)
+            calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib)
+            batches = calibration.batches
             recipe = quantize.recipe_for(source).openvino
             with captured_native_output():
                 model = quantize.quantize_openvino(model, batches, recipe, goal, source)
-            notes.append(f"int8: {recipe}, calibrated on {len(batches)} lines of {calib}")
+            notes.append(f"int8: {recipe}, calibrated on {calibration}")
             if goal is not None:
                 report = model.get_rt_info(["edge_sdk", "accuracy_control"]).astype(str)
                 notes.append(f"--max-acc-drop {100 * goal.max_drop:g}: NNCF accuracy control on "

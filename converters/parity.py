@@ -40,6 +40,8 @@ class ParityReport:
     failures: List[str] = field(default_factory=list)
     mismatches: List[Dict[str, Any]] = field(default_factory=list)
     labelled: Optional[Dict[str, Dict[str, float]]] = None
+    # labelled lines whose correctness the artifact changed: {"lost", "gained", "lines"}
+    paired: Optional[Dict[str, int]] = None
     # the artifact as deployed, when the candidate ran its graph as written
     deployed_max_abs_prob_diff: Optional[float] = None
     deployed_identical_text: Optional[int] = None
@@ -73,6 +75,11 @@ class ParityReport:
             out.append(f"  exact-match acc           reference {100 * ref['exact_acc']:.2f}%  artifact {100 * cand['exact_acc']:.2f}%")
             out.append(f"  acc / norm_edit_dis delta {100 * (cand['acc'] - ref['acc']):+.2f} pts / "
                        f"{cand['norm_edit_dis'] - ref['norm_edit_dis']:+.4f}")
+            if self.paired:
+                p = self.paired
+                se = 100 * (p["lost"] + p["gained"]) ** 0.5 / p["lines"]
+                out.append(f"  lines right -> wrong / wrong -> right  {p['lost']} / {p['gained']} "
+                           f"(the acc delta's standard error: {se:.2f} pts)")
         verdict = "PASS" if self.passed else "FAIL: " + "; ".join(self.failures)
         out.append(f"  result                    {verdict} (criteria: {self.criteria})")
         return "\n".join(out)
@@ -118,24 +125,27 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     identical = sum(a == b for a, b in zip(ref_texts, cand_texts))
     identical_ns = sum(a.replace(" ", "") == b.replace(" ", "") for a, b in zip(ref_texts, cand_texts))
     labelled = None
+    paired = None
     if n and all(s.label is not None for s in samples):
         labels = [s.label or "" for s in samples]
         labelled = {"reference": rec_metrics(ref_texts, labels).as_dict(),
                     "candidate": rec_metrics(cand_texts, labels).as_dict()}
+        right = [(rec_metrics([r], [lab]).acc, rec_metrics([c], [lab]).acc) for r, c, lab in zip(ref_texts, cand_texts, labels)]
+        paired = {"lost": sum(1 for r, c in right if r > c), "gained": sum(1 for r, c in right if c > r), "lines": n}
     max_diff = max(diffs) if diffs else 0.0
     worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
     # nearest-rank percentile: no arithmetic on the inf that a NaN/Inf line gives
     p99 = float(np.sort(diffs)[int(0.99 * (len(diffs) - 1))]) if diffs else 0.0
     # the criteria hold for the artifact as converted and, when checked, as deployed
     worst_identical = min(identical, deployed_identical) if deployed is not None else identical
-    failures = (criteria.failures(max(max_diff, deployed_diff), worst_identical / n, nonfinite, labelled) if n
+    failures = (criteria.failures(max(max_diff, deployed_diff), worst_identical / n, nonfinite, labelled, paired) if n
                 else ["no lines checked"])
     return ParityReport(
         reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
         p99_abs_prob_diff=p99, worst_line=worst,
         nonfinite_lines=nonfinite, criteria=str(criteria), passed=not failures, failures=failures,
-        mismatches=mismatches, labelled=labelled,
+        mismatches=mismatches, labelled=labelled, paired=paired,
         deployed_max_abs_prob_diff=deployed_diff if deployed is not None else None,
         deployed_identical_text=deployed_identical if deployed is not None else None,
     )

@@ -94,20 +94,26 @@ def models() -> None:
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Artifact directory to write.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8", "int16"]), default="fp32", show_default=True,
-              help="Artifact precision: fp16 weights (openvino); int8 (onnx, openvino: static, needs --calib; "
+              help="Artifact precision: fp16 weights (openvino); int8 (onnx, openvino: static, calibrated; "
                    "paddlelite: weight-only); int16 weight-only (paddlelite).")
-@click.option("--calib", type=click.Path(exists=True, path_type=Path),
-              help="int8: calibration lines (label file, dataset dir or image folder), e.g. a train.txt.")
-@click.option("--calib-size", type=click.IntRange(min=1), help="int8: calibrate on the first N lines [default: 300].")
+@click.option("--calib", multiple=True, metavar="DATASET",
+              help="int8: calibration lines (label file, dataset dir or image folder, e.g. a train.txt); repeat "
+                   "to mix sets. Lines rendered from the model's dict are added (the word 'rendered' names them; "
+                   "--no-rendered-calib leaves them out).")
+@click.option("--calib-size", type=click.IntRange(min=1),
+              help="int8: calibrate on the first N lines of each --calib set [default: 300].")
+@click.option("--no-rendered-calib", is_flag=True,
+              help="int8: calibrate on the --calib sets only, without the lines rendered from the model's dict.")
 @click.option("--max-acc-drop", type=click.FloatRange(min=0, max=100),
-              help="int8: most acc points to lose vs FP32 on the labelled --check-data; keeps sensitive layers "
+              help="int8: most acc points to lose vs FP32 on the labelled check data; keeps sensitive layers "
                    "in float until it fits, or fails (onnx, openvino).")
 @click.option("--valid-places", help="paddlelite: places the .nb targets, e.g. arm (default), x86, arm,opencl.")
 @click.option("--opt", "opt_path", type=click.Path(exists=True, dir_okay=False),
               help="paddlelite: Paddle Lite's opt executable [default: $EDGE_SDK_PADDLE_LITE_OPT, this "
                    "environment's paddle_lite_opt, or PATH].")
 @click.option("--check-data", type=click.Path(exists=True, path_type=Path),
-              help="Label file, dataset dir or image folder for the parity check [default: SDK samples].")
+              help="Label file, dataset dir or image folder for the parity check [default: fp32: the SDK "
+                   "sample lines; fp16/int8/int16: the rendered multi-script check set].")
 @click.option("--check-limit", type=click.IntRange(min=1), help="Check only the first N lines.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
@@ -115,8 +121,8 @@ def models() -> None:
               help="Character dict overriding the model's.")
 @click.option("--allow-mismatch", is_flag=True, help="Keep the artifact even when parity fails.")
 @_friendly_errors
-def convert(source: str, target: str, output: Path, precision: str, calib: Optional[Path], calib_size: Optional[int],
-            max_acc_drop: Optional[float], valid_places: Optional[str],
+def convert(source: str, target: str, output: Path, precision: str, calib: Tuple[str, ...], calib_size: Optional[int],
+            no_rendered_calib: bool, max_acc_drop: Optional[float], valid_places: Optional[str],
             opt_path: Optional[str], check_data: Optional[Path], check_limit: Optional[int], batch_size: int,
             threads: int, dict_path: Optional[Path], allow_mismatch: bool) -> None:
     """Convert SOURCE (zoo name or Paddle inference dir) and check it against the Paddle reference.
@@ -129,7 +135,8 @@ def convert(source: str, target: str, output: Path, precision: str, calib: Optio
     result = run_convert(source, target, output, precision=precision, check_data=check_data,
                          check_limit=check_limit, batch_size=batch_size, threads=threads, dict_path=dict_path,
                          allow_mismatch=allow_mismatch, valid_places=valid_places, opt_path=opt_path,
-                         calib=str(calib) if calib else None, calib_size=calib_size, max_acc_drop=max_acc_drop)
+                         calib=list(calib) or None, calib_size=calib_size,
+                         rendered_calib=False if no_rendered_calib else None, max_acc_drop=max_acc_drop)
     m = result.manifest
     for note in m.get("conversion_notes", []):
         click.echo(f"note: {note}")
@@ -137,6 +144,12 @@ def convert(source: str, target: str, output: Path, precision: str, calib: Optio
         click.echo(result.parity.summary())
     else:
         click.echo(f"parity check not run: {result.parity_not_run}")
+    if "speed" in m:
+        sp = m["speed"]
+        click.echo(f"int8 speed-up over FP32 on {sp['backend']}: {sp['speedup_vs_fp32']:.2f}x ({sp['int8_lines_per_s']} vs "
+                   f"{sp['fp32_lines_per_s']} lines/s, {sp['lines']} lines at widths "
+                   f"{'/'.join(map(str, sp.get('widths', [])))}, batch {sp['batch_size']}, "
+                   f"{sp['threads']} threads; see edge-sdk bench for a full run)")
     click.echo(f"wrote {result.output} ({m['target']} {m['precision']}, {m['size_bytes'] / 1e6:.1f} MB) "
                f"in {time.perf_counter() - t0:.1f} s")
     if result.parity is not None and not result.parity.passed:
@@ -352,6 +365,13 @@ def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], w
     for note in notes:
         click.echo(f"note: {note}")
     best = b.fastest_f32(cases)
+    for c in cases:
+        fp32 = b.fp32_counterpart(c, cases)
+        if fp32 is not None:
+            click.echo(f"{c.label}: {c.artifact_precision} runs at {b.speedup_over_fp32(c, cases):.2f}x the FP32 "
+                       f"artifact on the same backend ({fp32.label})")
+        elif c.artifact_precision != "fp32" and "lines_per_s" in c.result:
+            click.echo(f"{c.label}: no FP32 artifact on {c.backend} in this run to compare its speed with; add one")
     for path, choice in auto.items():
         click.echo(f"auto picks {choice} for {path}")
     if best is not None:
@@ -366,7 +386,7 @@ def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], w
             "baseline": (b.baseline(cases).label if b.baseline(cases) else None),
             "cases": [{"label": c.label, "kind": c.kind, "model": c.model, "backend": c.backend, "precision": c.precision,
                        "artifact_precision": c.artifact_precision, "size_mb": c.size_mb, "reference": c.reference,
-                       **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
+                       "speedup_over_fp32": b.speedup_over_fp32(c, cases), **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
         click.echo(f"wrote {json_path}")
     failed = [c.label for c in cases if "error" in c.result]
     if failed:
