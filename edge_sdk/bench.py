@@ -42,6 +42,7 @@ class Case:
     reference: bool = False
     artifact_precision: str = "fp32"
     size_mb: Optional[float] = None
+    model_file: str = ""
     result: Dict[str, Any] = field(default_factory=dict)
 
     def spec(self, data: Path, limit: Optional[int], widths: Sequence[int], runs: int, batch_size: int,
@@ -82,7 +83,7 @@ def plan_cases(models: Dict[str, ModelDir], profile: DeviceProfile, *, backends:
                     continue
                 label = f"{Path(name).name} {backend}" + (f" {precision}" if precision != "f32" else "")
                 cases.append(Case(label, "sdk", str(md.path), backend, precision, python,
-                                  artifact_precision=tag, size_mb=_size_mb(md)))
+                                  artifact_precision=tag, size_mb=_size_mb(md), model_file=str(md.model_file)))
     refs = list(references)
     if "paddle" in refs and source_name and "paddle" in profile.backends:
         src = resolve(source_name)
@@ -145,26 +146,43 @@ def table(cases: Sequence[Case], widths: Sequence[int], auto: Dict[str, str]) ->
     base = baseline(cases)
     head = ["case", "backend", "prec", "MB", "cold s"] + [f"p50@{w}" for w in widths] + \
         [f"p90@{widths[0]}", "lines/s", f"x {'RapidOCR' if base and base.kind == 'rapidocr' else 'ref'}",
-         "acc %", "RSS MB"]
+         "x FP32", "acc %", "RSS MB"]
     rows = []
     for c in cases:
         r = c.result
         if "error" in r:
-            rows.append([c.label, c.backend, c.precision, "", "", *[""] * len(widths), "", "", "", "", r["error"]])
+            rows.append([c.label, c.backend, c.precision, "", "", *[""] * len(widths), "", "", "", "", "", r["error"]])
             continue
         lat = r.get("latency_ms", {})
         picked = " (auto)" if auto.get(c.model) == f"{r.get('backend')}:{r.get('device')}" and c.precision == "f32" \
             and not c.reference else ""
         prec = c.precision if c.artifact_precision == "fp32" else f"{c.artifact_precision}/{c.precision}"
         ratio = f"{r['lines_per_s'] / base.result['lines_per_s']:.2f}" if base else ""
+        vs_fp32 = speedup_over_fp32(c, cases)
         rows.append([c.label + picked, f"{r.get('backend')}:{r.get('device')}", prec,
                      f"{c.size_mb:.1f}" if c.size_mb else "", f"{r['cold_start_s']:.2f}",
                      *[f"{lat[str(w)]['p50']:.1f}" for w in widths], f"{lat[str(widths[0])]['p90']:.1f}",
-                     f"{r['lines_per_s']:.1f}", ratio,
+                     f"{r['lines_per_s']:.1f}", ratio, f"{vs_fp32:.2f}" if vs_fp32 is not None else "",
                      f"{100 * r['acc']:.2f}" if "acc" in r else "", f"{r['peak_rss_mb']:.0f}"])
     widths_col = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths_col)).rstrip()  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths_col])] + [fmt(r) for r in rows])
+
+
+def fp32_counterpart(case: Case, cases: Sequence[Case]) -> Optional[Case]:
+    """For an integer artifact's case, the FP32 artifact's case on the same backend and compute precision in
+    this run (the same file format first), to state the INT8 speed-up where it runs; else None."""
+    if case.artifact_precision == "fp32" or "lines_per_s" not in case.result:
+        return None
+    same = [c for c in cases if c is not case and not c.reference and c.artifact_precision == "fp32"
+            and c.backend == case.backend and c.precision == case.precision and "lines_per_s" in c.result]
+    suffix = Path(case.model_file).suffix
+    return next((c for c in same if Path(c.model_file).suffix == suffix), same[0] if same else None)
+
+
+def speedup_over_fp32(case: Case, cases: Sequence[Case]) -> Optional[float]:
+    fp32 = fp32_counterpart(case, cases)
+    return case.result["lines_per_s"] / fp32.result["lines_per_s"] if fp32 is not None else None
 
 
 def fastest_f32(cases: Sequence[Case]) -> Optional[Case]:

@@ -66,3 +66,28 @@ def test_bench_bad_options(onnx_artifact: Path) -> None:
     assert res.exit_code == 2 and "not a comma-separated list of widths" in res.output
     res = runner.invoke(main, ["bench", str(onnx_artifact), "--backends", "paddlelite", "--reference", "none"])
     assert res.exit_code == 1 and "no installed backend can run these models" in res.output
+
+
+def test_an_int8_case_is_compared_with_the_fp32_artifact_on_the_same_backend() -> None:
+    """The INT8 speed-up is stated against the FP32 artifact of the same format on the same backend and
+    compute precision, from the same run; a lone INT8 case gets no ratio rather than a wrong one."""
+    from edge_sdk import bench as b
+
+    def case(label: str, model_file: str, backend: str, art: str, lps: float, prec: str = "f32") -> b.Case:
+        return b.Case(label, "sdk", label, backend, prec, artifact_precision=art, model_file=model_file,
+                      result={"lines_per_s": lps})
+
+    ir32 = case("ir32", "a/inference.xml", "openvino", "fp32", 100.0)
+    onnx32_ov = case("onnx32 ov", "b/inference.onnx", "openvino", "fp32", 90.0)
+    onnx32 = case("onnx32", "b/inference.onnx", "onnxruntime", "fp32", 80.0)
+    ir8 = case("ir8", "c/inference.xml", "openvino", "int8", 200.0)
+    ir8_bf16 = case("ir8 bf16", "c/inference.xml", "openvino", "int8", 210.0, "bf16")
+    onnx8 = case("onnx8", "d/inference.onnx", "onnxruntime", "int8", 120.0)
+    onnx8_ov = case("onnx8 ov", "d/inference.onnx", "openvino", "int8", 45.0)
+    ref = b.Case("reference", "sdk", "p", "openvino", reference=True, result={"lines_per_s": 1.0})
+    cases = [ref, ir32, onnx32_ov, onnx32, ir8, ir8_bf16, onnx8, onnx8_ov]
+    assert b.fp32_counterpart(ir8, cases) is ir32 and b.speedup_over_fp32(ir8, cases) == pytest.approx(2.0)
+    assert b.fp32_counterpart(onnx8, cases) is onnx32 and b.speedup_over_fp32(onnx8, cases) == pytest.approx(1.5)
+    assert b.fp32_counterpart(onnx8_ov, cases) is onnx32_ov and b.speedup_over_fp32(onnx8_ov, cases) == pytest.approx(0.5)
+    assert b.fp32_counterpart(ir8_bf16, cases) is None  # no FP32 artifact computed in bf16 here
+    assert b.fp32_counterpart(ir32, cases) is None and b.fp32_counterpart(onnx8, [onnx8]) is None
