@@ -72,6 +72,9 @@ OPENVINO_DEVICE = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
 PRECISION_BACKENDS = {"f32": tuple(BACKENDS), "bf16": ("openvino",), "f16": ("openvino",)}
 # stored precisions whose results depend on the backend's integer kernels
 INTEGER_PRECISIONS = ("int8", "int16")
+# an integer artifact whose conversion measured less than this speed-up over its FP32 artifact on the
+# checked backend is not worth its accuracy risk: ranked with the FP32 artifacts given beside it first
+MIN_INTEGER_SPEEDUP = 1.1
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Artifact:
     precision: str = "fp32"  # what is stored: fp32, fp16, int8, int16
     places: Tuple[str, ...] = ()  # Paddle Lite: the places the .nb was built for
     checked_backend: str = ""  # the backend the conversion's parity check ran it on
+    speedup: Optional[float] = None  # INT8 lines/s over its FP32 artifact's on checked_backend (convert measured)
 
     @classmethod
     def from_file(cls, model_file: Path, manifest: Optional[Dict[str, Any]] = None) -> "Artifact":
@@ -93,8 +97,16 @@ class Artifact:
                 manifest = {}
         hints = manifest.get("runtime") or {}
         places = tuple(p.strip() for p in str(hints.get("valid_places") or "").split(",") if p.strip())
+        speed = manifest.get("speed") or {}
+        speedup = speed.get("speedup_vs_fp32") if isinstance(speed, dict) else None
         return cls(Path(model_file), str(manifest.get("precision") or "fp32"), places,
-                   str(manifest.get("checked_backend") or ""))
+                   str(manifest.get("checked_backend") or ""),
+                   float(speedup) if isinstance(speedup, (int, float)) and not isinstance(speedup, bool) else None)
+
+    @property
+    def not_faster(self) -> bool:
+        """An integer artifact its conversion measured no faster than FP32 (below ``MIN_INTEGER_SPEEDUP``)."""
+        return self.precision in INTEGER_PRECISIONS and self.speedup is not None and self.speedup < MIN_INTEGER_SPEEDUP
 
     @property
     def runs_first_on(self) -> str:
@@ -118,6 +130,11 @@ class Candidate:
     def on_checked_backend(self) -> bool:
         """An integer artifact on the backend its accuracy was checked on: it goes before the rule's order."""
         return self.artifact is not None and self.backend == self.artifact.runs_first_on
+
+    @property
+    def promoted(self) -> bool:
+        """On its checked backend, and measured faster than FP32 there (or not measured)."""
+        return self.on_checked_backend and not self.artifact.not_faster  # type: ignore[union-attr]
 
     def to_dict(self) -> Dict[str, Any]:
         art = self.artifact
@@ -146,11 +163,15 @@ class Selection:
         c = self.chosen
         skipped = [f"{d.label} ({d.reason})" for d in self.candidates[:self.candidates.index(c)]]
         on = f" on {c.artifact.model_file.name}" if c.artifact else ""
-        if c.on_checked_backend:
+        if c.promoted:
             text = (f"{c.label}{on}: the {c.artifact.precision} artifact's accuracy was checked on {c.backend}, so it "
                     f"runs there before the '{self.rule.name}' ranking ({self.rule.why})")
         else:
             text = f"{c.label}{on}: first usable in the '{self.rule.name}' ranking ({self.rule.why})"
+        slow = sorted({f"{a.model_file.parent.name}/{a.model_file.name} ({a.speedup:.2f}x its FP32 on {a.checked_backend})"
+                       for a in (d.artifact for d in self.candidates) if a is not None and a.not_faster})
+        if slow:
+            text += (f"; ranked after the FP32 artifacts, as its conversion measured it no faster: {', '.join(slow)}")
         return text + (f"; skipped {', '.join(skipped)}." if skipped else ".")
 
 
@@ -202,8 +223,9 @@ def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: 
             if reason is None and backend not in allowed:
                 reason = f"computes in f32 only, {precision} asked"
             selection.candidates.append(Candidate(backend, device, artifact, reason is None, reason or ""))
-    # an integer artifact's checked backend goes first (stable: the rule's order otherwise)
-    selection.candidates.sort(key=lambda c: not c.on_checked_backend)
+    # an integer artifact's checked backend goes first (stable: the rule's order otherwise), unless its
+    # conversion measured it no faster than FP32: then every FP32 artifact given beside it goes first
+    selection.candidates.sort(key=lambda c: (not c.promoted, c.artifact is not None and c.artifact.not_faster))
     for rank_no, c in enumerate(selection.usable, 1):
         c.reason = f"rank {rank_no}"
     return selection

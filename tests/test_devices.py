@@ -159,6 +159,24 @@ def test_an_int8_artifact_runs_first_where_its_accuracy_was_checked() -> None:
     assert rank(epyc, [int8]).chosen.label == "openvino:cpu"
 
 
+def test_an_int8_artifact_measured_no_faster_than_fp32_goes_after_the_fp32_artifact() -> None:
+    """`auto` with both artifacts: the INT8 one only where its conversion measured it faster."""
+    epyc = profile("x86_amd_epyc_ci")
+    fp32 = Artifact(Path("/m/rec-onnx/inference.onnx"), "fp32", (), "onnxruntime")
+    slow = Artifact(Path("/m/rec-onnx-int8/inference.onnx"), "int8", (), "onnxruntime", speedup=0.9)
+    fast = Artifact(Path("/m/rec-ov-int8/inference.xml"), "int8", (), "openvino", speedup=1.9)
+    sel = rank(epyc, [slow, fp32])
+    assert [(c.label, c.artifact.precision) for c in sel.usable][:2] == [("openvino:cpu", "fp32"), ("onnxruntime:cpu", "fp32")]
+    assert "ranked after the FP32 artifacts, as its conversion measured it no faster: rec-onnx-int8/inference.onnx " \
+           "(0.90x its FP32 on onnxruntime)" in sel.explain()
+    assert rank(epyc, [slow]).chosen.label == "openvino:cpu"  # alone it keeps the device's order
+    sel = rank(epyc, [fp32, fast])
+    assert (sel.chosen.label, sel.chosen.artifact.precision) == ("openvino:cpu", "int8")
+    assert Artifact.from_file(Path("/m/x.onnx"), {"precision": "int8", "checked_backend": "onnxruntime",
+                                                  "speed": {"speedup_vs_fp32": 0.87}}).not_faster
+    assert not Artifact.from_file(Path("/m/x.onnx"), {"precision": "int8", "speed": {"speedup_vs_fp32": "x"}}).not_faster
+
+
 def test_artifacts_record_the_backend_they_were_checked_on(onnx_artifact: Path) -> None:
     m = json.loads((onnx_artifact / "manifest.json").read_text(encoding="utf-8"))
     assert m["checked_backend"] == "onnxruntime"
