@@ -12,13 +12,20 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
   exit 1
 fi
 
-# save_to_img draws CJK text: WenQuanYi Micro Hei from Debian (edge_sdk/fonts.py says why and where).
-if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+# Fonts from Debian: WenQuanYi Micro Hei, which save_to_img draws CJK text with and the converter renders
+# calibration and check lines with (edge_sdk/fonts.py, converters/synthetic_lines.py); AR PL UMing and UKai,
+# which the Chinese test domain is rendered with (benchmarks/zh_domain.py: never the SDK's own font).
+fonts=""
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || fonts="$fonts fonts-wqy-microhei"
+[ -f /usr/share/fonts/truetype/arphic/uming.ttc ] || fonts="$fonts fonts-arphic-uming"
+[ -f /usr/share/fonts/truetype/arphic/ukai.ttc ] || fonts="$fonts fonts-arphic-ukai"
+if [ -n "$fonts" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $fonts >/dev/null
   else
-    echo "setup: no CJK font; run 'sudo apt install fonts-wqy-microhei' for CJK text in saved images" >&2
+    echo "setup: missing fonts; run 'sudo apt install$fonts' (CJK text in saved images, INT8 calibration lines, the Chinese test domain)" >&2
   fi
 fi
 
