@@ -121,6 +121,7 @@ class Candidate:
     artifact: Optional[Artifact]  # None when ranking without a model
     usable: bool
     reason: str  # why it was dropped, or what it is when kept
+    demoted: bool = False  # an integer artifact measured no faster than FP32, with FP32 artifacts beside it
 
     @property
     def label(self) -> str:
@@ -133,8 +134,8 @@ class Candidate:
 
     @property
     def promoted(self) -> bool:
-        """On its checked backend, and measured faster than FP32 there (or not measured)."""
-        return self.on_checked_backend and not self.artifact.not_faster  # type: ignore[union-attr]
+        """On its checked backend, and not demoted."""
+        return self.on_checked_backend and not self.demoted
 
     def to_dict(self) -> Dict[str, Any]:
         art = self.artifact
@@ -168,8 +169,8 @@ class Selection:
                     f"runs there before the '{self.rule.name}' ranking ({self.rule.why})")
         else:
             text = f"{c.label}{on}: first usable in the '{self.rule.name}' ranking ({self.rule.why})"
-        slow = sorted({f"{a.model_file.parent.name}/{a.model_file.name} ({a.speedup:.2f}x its FP32 on {a.checked_backend})"
-                       for a in (d.artifact for d in self.candidates) if a is not None and a.not_faster})
+        slow = sorted({f"{d.artifact.model_file.parent.name}/{d.artifact.model_file.name} ({d.artifact.speedup:.2f}x "
+                       f"its FP32 on {d.artifact.checked_backend})" for d in self.candidates if d.demoted and d.artifact})
         if slow:
             text += (f"; ranked after the FP32 artifacts, as its conversion measured it no faster: {', '.join(slow)}")
         return text + (f"; skipped {', '.join(skipped)}." if skipped else ".")
@@ -223,9 +224,13 @@ def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: 
             if reason is None and backend not in allowed:
                 reason = f"computes in f32 only, {precision} asked"
             selection.candidates.append(Candidate(backend, device, artifact, reason is None, reason or ""))
-    # an integer artifact's checked backend goes first (stable: the rule's order otherwise), unless its
-    # conversion measured it no faster than FP32: then every FP32 artifact given beside it goes first
-    selection.candidates.sort(key=lambda c: (not c.promoted, c.artifact is not None and c.artifact.not_faster))
+    # an integer artifact's checked backend goes first (stable: the rule's order otherwise); one its conversion
+    # measured no faster than FP32 goes after the FP32 artifacts given beside it (alone, it keeps its checked
+    # backend: its accuracy was measured there)
+    has_fp32 = any(a.precision not in INTEGER_PRECISIONS for a in artifacts)
+    for c in selection.candidates:
+        c.demoted = has_fp32 and c.artifact is not None and c.artifact.not_faster
+    selection.candidates.sort(key=lambda c: (c.demoted, not c.on_checked_backend))
     for rank_no, c in enumerate(selection.usable, 1):
         c.reason = f"rank {rank_no}"
     return selection
