@@ -327,6 +327,8 @@ def check_set(chars: Sequence[str], lines: int = CHECK_LINES, seed: int = 1, roo
     used = [p for p, c in cov.by_font.items() if c]
     key = hashlib.sha256(json.dumps({
         "version": GENERATOR_VERSION, "chars": list(chars), "lines": lines, "seed": seed,
+        # the renderer's own code: a change to how lines look is a new set, not a stale cached one
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         "fonts": [(p, os.path.getsize(p), int(os.path.getmtime(p))) for p in used],
     }, ensure_ascii=False).encode()).hexdigest()[:16]
     parent = Path(root) if root is not None else cache_root() / "checksets"
