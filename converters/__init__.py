@@ -22,7 +22,7 @@ from edge_sdk.recognizer import TextRecognizer
 
 from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
-from .quantize import AccuracyGoal
+from .quantize import RENDERED, AccuracyGoal
 from .synthetic_lines import CHECK_LINES
 
 log = logging.getLogger("edge_sdk.convert")
@@ -110,7 +110,7 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         if name in options and precision != "int8":
             raise ConversionError(f"{flag} applies to --precision int8 only.")
     for c in options.get("calib", []):  # before anything is loaded: a typo should not cost a model load
-        if c != "rendered" and not Path(c).exists():
+        if c != RENDERED and not Path(c).exists():
             raise ConversionError(f"--calib: dataset {c} does not exist.")
     max_acc_drop = options.pop("max_acc_drop", None)
     if max_acc_drop is not None and precision != "int8":
