@@ -37,9 +37,9 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
     ``goal``, keeps sensitive nodes in FP32 until the acc drop fits).
     Returns notes on what the conversion did beyond a plain export."""
     if precision == "int8":
-        calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib)
-        batches = calibration.batches
         recipe = quantize.recipe_for(source).onnx
+        calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib, recipe.rendered_rounds)
+        batches = calibration.batches
         with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
             export(source, Path(tmp))
             with captured_native_output():

@@ -50,9 +50,9 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
             model.reshape({inp.get_any_name(): [-1, 3, source.preprocess.height, -1]})
         notes: List[str] = []
         if precision == "int8":
-            calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib)
-            batches = calibration.batches
             recipe = quantize.recipe_for(source).openvino
+            calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib, recipe.rendered_rounds)
+            batches = calibration.batches
             with captured_native_output():
                 model = quantize.quantize_openvino(model, batches, recipe, goal, source)
             notes.append(f"int8: {recipe}, calibrated on {calibration}")

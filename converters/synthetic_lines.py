@@ -4,8 +4,9 @@ A user's calibration set rarely covers every script of a 6625-class model, and I
 on English alone clip the activations that Chinese lines drive (see ``quantize.py``). So the converter
 renders lines from the model's dict itself:
 
-- **calibration lines** (``calibration_lines``): every renderable dict character once, in a shuffled
-  order, cut into lines of 8-24 characters, each line in one font that has all of its glyphs;
+- **calibration lines** (``calibration_lines``): every renderable dict character once per round (the
+  recipe says how many rounds), in a shuffled order, cut into lines of 8-24 characters, each line in one
+  font that has all of its glyphs;
 - **the check set** (``check_set``): lines with known text per script of the dict (Han, Latin, digits,
   Kana, Hangul, Cyrillic, ...) and mixed lines with punctuation and symbols, written once as a PaddleX
   dataset under ``$EDGE_SDK_HOME/checksets/`` so a report can point at the lines it judged on.
@@ -196,25 +197,30 @@ def _jpeg(bgr: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(jpg, cv2.IMREAD_COLOR) if ok else bgr
 
 
-def calibration_lines(chars: Sequence[str], seed: int = 0) -> Tuple[List[Tuple[np.ndarray, str]], Coverage]:
-    """Every drawable character of ``chars`` once in each style, shuffled, in lines of 8-24 characters (one
-    font per line): for PP-OCRv4's 6623 characters, 2 x 419 lines."""
+def calibration_lines(chars: Sequence[str], seed: int = 0,
+                      rounds: int = 1) -> Tuple[List[Tuple[np.ndarray, str]], Coverage]:
+    """Every drawable character of ``chars`` once per style and round, in lines of 8-24 characters (one
+    font per line): for PP-OCRv4's 6623 characters, 2 x 419 lines a round. Round ``r`` is drawn with the
+    seed ``seed + r`` and shuffled within itself; the rounds follow each other."""
     cov = coverage(chars)
     if not cov.drawable:
         raise ConversionError(f"no font here draws any character of the model's dict; {FONT_HINT}.")
-    rng = random.Random(seed)
     lines: List[Tuple[np.ndarray, str]] = []
-    for style in STYLES:
-        for path, font_chars in cov.by_font.items():
-            pool = list(font_chars)
-            rng.shuffle(pool)
-            i = 0
-            while i < len(pool):
-                k = rng.randint(8, 24)
-                text = "".join(pool[i:i + k])
-                i += k
-                lines.append((render_line(text, path, rng, style), text))
-    rng.shuffle(lines)
+    for r in range(rounds):
+        rng = random.Random(seed + r)
+        drawn: List[Tuple[np.ndarray, str]] = []
+        for style in STYLES:
+            for path, font_chars in cov.by_font.items():
+                pool = list(font_chars)
+                rng.shuffle(pool)
+                i = 0
+                while i < len(pool):
+                    k = rng.randint(8, 24)
+                    text = "".join(pool[i:i + k])
+                    i += k
+                    drawn.append((render_line(text, path, rng, style), text))
+        rng.shuffle(drawn)
+        lines += drawn
     return lines, cov
 
 

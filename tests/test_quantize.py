@@ -48,9 +48,12 @@ def test_calibration_mixes_sets_and_adds_lines_rendered_from_the_dict(paddle_mod
     only = calibration_set(paddle_model, [str(SAMPLES_DIR)], rendered=False)
     assert len(only.batches) == 8 and str(only) == f"8 lines of {SAMPLES_DIR}"
     assert len(calibration_set(paddle_model, ["rendered"], rendered=False).batches) == rendered
+    three = calibration_set(paddle_model, [str(SAMPLES_DIR)], rounds=3)  # the OpenVINO recipe's rounds
+    assert 3 * (rendered - 4) <= len(three.batches) - 8 <= 3 * (rendered + 4)
+    assert "rendered lines holding each dict character 3 times" in str(three)
 
 
-FIRST, LAST = 8, 5  # PP-OCRv4's float scope, chosen by measurement (converters/quantize.py)
+FIRST, MIDDLE, LAST = 8, (11, 19, 27, 28), 5  # PP-OCRv4's float scope, chosen by measurement (converters/quantize.py)
 
 
 def test_recipe_is_per_family_data(paddle_model: ModelDir) -> None:
@@ -58,9 +61,10 @@ def test_recipe_is_per_family_data(paddle_model: ModelDir) -> None:
     assert r is RECIPES["PP-OCRv4"]
     assert r.onnx.op_types == ("MatMul",) and r.onnx.calibrate_method == "MinMax"
     assert r.openvino.preset == "MIXED" and not r.openvino.fast_bias_correction
-    assert (r.openvino.float_first_convs, r.openvino.float_convs, r.openvino.float_last_convs) == (FIRST, (19, 27), LAST)
+    assert (r.openvino.float_first_convs, r.openvino.float_convs, r.openvino.float_last_convs) == (FIRST, MIDDLE, LAST)
+    assert (r.openvino.rendered_rounds, r.onnx.rendered_rounds) == (3, 1)
     assert str(r.openvino) == (f"NNCF MIXED preset, full bias correction, keeping first {FIRST} convolutions and "
-                               f"convolutions 19, 27 and last {LAST} convolutions and the head in float")
+                               f"convolutions 11, 19, 27, 28 and last {LAST} convolutions and the head in float")
 
 
 def test_float_scope_is_found_by_position(paddle_model: ModelDir) -> None:
@@ -72,7 +76,7 @@ def test_float_scope_is_found_by_position(paddle_model: ModelDir) -> None:
     model = ov.convert_model(str(paddle_model.model_file))
     ops = list(model.get_ordered_ops())
     convs = [op.get_friendly_name() for op in ops if op.get_type_name() in ("Convolution", "GroupConvolution")]
-    names = float_scope(model, 8, 5, (19, 27))
+    names = float_scope(model, 8, 5, (19, 27))  # any extra indices, in order
     assert names[:10] == convs[:8] + [convs[19], convs[27]] and set(convs[-5:]) <= set(names)
     assert not (set(convs[8:-5]) - {convs[19], convs[27]}) & set(names)
     kinds = {op.get_type_name() for op in ops if op.get_friendly_name() in names}
@@ -88,7 +92,8 @@ def test_int8_artifact(target: str, paddle_model: ModelDir, ic15_val: Path, tmp_
                 allow_mismatch=True)
     m = json.loads((out / "manifest.json").read_text())
     assert m["precision"] == "int8" and f"calibrated on 20 lines of {train} + " in m["conversion_notes"][0]
-    assert "rendered lines holding each dict character once" in m["conversion_notes"][0]
+    times = "once" if target == "onnx" else "3 times"  # the recipe's rendered rounds
+    assert f"rendered lines holding each dict character {times}" in m["conversion_notes"][0]
     assert r.parity is not None and r.parity.nonfinite_lines == 0 and r.parity.labelled is not None
     # without --check-data, the rendered multi-script check set judges it, and the report says so
     assert r.parity.lines == 600 and r.parity.data.startswith("edge-sdk rendered check set, 600 lines (Han ")
@@ -105,7 +110,7 @@ def test_int8_artifact(target: str, paddle_model: ModelDir, ic15_val: Path, tmp_
 
         ops = {op.get_type_name() for op in ov.Core().read_model(str(out / "inference.xml")).get_ops()}
         assert "FakeQuantize" in ops or "FakeConvert" in ops
-        # int8 backbone; the SVTR neck and the CTC head (120 x 6625) float: 7.1 MB against FP32's 10.8
+        # int8 backbone; the SVTR neck, the CTC head (120 x 6625) and 12 convolutions float: 7.8 MB against FP32's 10.8
         assert (out / "inference.bin").stat().st_size < 8_000_000
 
 

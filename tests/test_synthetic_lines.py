@@ -45,6 +45,12 @@ def test_calibration_lines_hold_every_drawable_character_once_per_style(chars: l
     again, _ = sl.calibration_lines(chars, seed=3)  # deterministic: the same lines, pixel for pixel
     assert [t for _, t in again] == [t for _, t in lines]
     assert all((a == b).all() for (a, _), (b, _) in zip(again[:20], lines[:20]))
+    # rounds: each character once per style and round; round r is the draw of seed + r
+    three, _ = sl.calibration_lines(chars, seed=2, rounds=3)
+    assert set(collections.Counter("".join(t for _, t in three)).values()) == {3 * len(sl.STYLES)}
+    assert [t for _, t in three].index(lines[0][1]) >= len(three) // 3  # seed 3 is the second round
+    last = [t for _, t in sl.calibration_lines(chars, seed=4)[0]]
+    assert [t for _, t in three[len(three) - len(last):]] == last
 
 
 def test_the_check_set_is_rendered_once_and_covers_the_dicts_scripts(chars: list, tmp_path: Path) -> None:
