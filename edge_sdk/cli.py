@@ -89,8 +89,12 @@ def models() -> None:
             where = "official URL only"
         if is_cached(spec):
             where += " (cached)"
-        proven = (f"real weights -> {', '.join(spec.proven_targets)}" if spec.proven_targets
-                  else "not yet (no weights reachable offline)")
+        if spec.proven_targets:
+            proven = f"real weights -> {', '.join(spec.proven_targets)}"
+        elif spec.arch_proven_targets:
+            proven = f"architecture (random weights) -> {', '.join(spec.arch_proven_targets)}"
+        else:
+            proven = "not yet"
         mark = " *" if spec.name == DEFAULT_MODEL else ("" if spec.seed else " +")
         click.echo(f"{spec.name + mark:34} {spec.family:8} {spec.lang:23} {spec.classes or '-':>7} "
                    f"{num(pub.acc, '.2f'):>6} {num(pub.cpu_ms, '.2f'):>6} {num(pub.size_mb, '.1f'):>5}  {where:34} {proven}")

@@ -168,8 +168,10 @@ class ModelSpec:
     classes: Optional[int] = None  # output width: CTC blank + dict + space
     dict_name: str = ""
     seed: bool = False  # one of the 18 text-recognition models of PaddleX's module
+    architecture: Optional[str] = None  # zoo.json "architectures" key: buildable with random weights
     published: Published = field(default_factory=Published)
     proven_targets: Tuple[str, ...] = ()  # targets its real weights convert to, checked by the tests here
+    arch_proven_targets: Tuple[str, ...] = ()  # targets its architecture converts to with random weights
 
     def parity_for(self, precision: str) -> ParityCriteria:
         """Criteria for an artifact of ``precision``; reduced precisions default to the FP16 rule."""
@@ -214,8 +216,10 @@ def load_zoo(path: Path = ZOO_FILE) -> Dict[str, ModelSpec]:
             name=m["name"], family=m["family"], lang=m["lang"], url=PADDLEX_URL.format(name=m["name"]),
             mirrors=tuple(_mirror(s, wheels) for s in m.get("sources", ())), arch=m.get("arch", ""),
             classes=m.get("classes"), dict_name=m.get("dict", ""), seed=bool(m.get("seed")),
+            architecture=m.get("architecture"),
             published=Published(**m.get("published", {})),
-            proven_targets=tuple(m.get("proven", {}).get("weights", ())))
+            proven_targets=tuple(m.get("proven", {}).get("weights", ())),
+            arch_proven_targets=tuple(m.get("proven", {}).get("architecture", ())))
     return models
 
 

