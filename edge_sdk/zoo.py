@@ -216,7 +216,7 @@ def load_zoo(path: Path = ZOO_FILE) -> Dict[str, ModelSpec]:
             name=m["name"], family=m["family"], lang=m["lang"], url=PADDLEX_URL.format(name=m["name"]),
             mirrors=tuple(_mirror(s, wheels) for s in m.get("sources", ())), arch=m.get("arch", ""),
             classes=m.get("classes"), dict_name=m.get("dict", ""), seed=bool(m.get("seed")),
-            architecture=m.get("architecture"),
+            architecture=m.get("architecture"), preprocess=Preprocess(**m.get("preprocess", {})),
             published=Published(**m.get("published", {})),
             proven_targets=tuple(m.get("proven", {}).get("weights", ())),
             arch_proven_targets=tuple(m.get("proven", {}).get("architecture", ())))
