@@ -54,9 +54,10 @@ def test_unsupported_target_and_precision(tmp_path: Path, paddle_model: ModelDir
     assert not (tmp_path / "o").exists()
 
 
-def test_converting_an_artifact_is_refused(onnx_artifact: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConversionError, match="holds a onnx model; the onnx target converts from paddle-legacy"):
-        convert(str(onnx_artifact), "onnx", tmp_path / "o")
+def test_an_onnx_artifact_converts_again_checked_against_its_paddle_origin(onnx_artifact: Path, tmp_path: Path) -> None:
+    r = convert(str(onnx_artifact), "onnx", tmp_path / "o")  # ONNX is a source format too
+    assert r.parity is not None and r.parity.passed and r.parity.reference.startswith("paddle")
+    assert ModelDir.open(tmp_path / "o").charset.dict_characters == ModelDir.open(onnx_artifact).charset.dict_characters
 
 
 def test_corrupt_source_program_is_refused_before_anything_is_written(paddle_model: ModelDir, tmp_path: Path) -> None:
