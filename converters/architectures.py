@@ -25,7 +25,7 @@ import numpy as np
 
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import write_inference_yml
-from edge_sdk.zoo import ZOO_FILE, Preprocess, Wheel
+from edge_sdk.zoo import ARCHITECTURES, Preprocess, Wheel
 
 MODELING_WHEEL = Wheel("unstructured-paddleocr", "2.10.0",
                        "718e88c25d20c147a3fe4c07aad8b16073d28771c1df8fedefc892a5d4e6def9", "Apache-2.0")
@@ -37,10 +37,8 @@ _MODULES = {  # backbone names of zoo.json -> their module in ppocr/modeling/bac
 
 
 def architectures() -> Dict[str, Dict[str, Any]]:
-    """``zoo.json``'s architecture configs, by name."""
-    import json
-
-    return dict(json.loads(ZOO_FILE.read_text(encoding="utf-8"))["architectures"])
+    """``zoo.json``'s architecture configs, by name (parsed once, with the zoo)."""
+    return ARCHITECTURES
 
 
 def modeling_root(cache: Optional[Path] = None) -> Path:

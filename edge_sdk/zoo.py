@@ -203,9 +203,8 @@ def _mirror(src: Dict[str, Any], wheels: Dict[str, Wheel]) -> WheelMirror:
         dict_in_metadata=d == "metadata", file_sha256=dict(src.get("sha256", {})), license=wheel.license)
 
 
-def load_zoo(path: Path = ZOO_FILE) -> Dict[str, ModelSpec]:
-    """The zoo's models, from its data file."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+def load_zoo(data: Dict[str, Any]) -> Dict[str, ModelSpec]:
+    """The zoo's models, from its parsed data file."""
     wheels = {}
     for key, w in data["wheels"].items():
         package, version = key.split("==")
@@ -223,7 +222,10 @@ def load_zoo(path: Path = ZOO_FILE) -> Dict[str, ModelSpec]:
     return models
 
 
-MODELS: Dict[str, ModelSpec] = load_zoo()
+_ZOO_DATA: Dict[str, Any] = json.loads(ZOO_FILE.read_text(encoding="utf-8"))
+MODELS: Dict[str, ModelSpec] = load_zoo(_ZOO_DATA)
+# architecture configs (backbone and neck of each seed architecture), for converters/architectures.py
+ARCHITECTURES: Dict[str, Dict[str, Any]] = dict(_ZOO_DATA["architectures"])
 
 DEFAULT_MODEL = "PP-OCRv4_mobile_rec"
 
