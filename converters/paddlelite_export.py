@@ -30,6 +30,7 @@ NB_FILE = "inference.nb"
 VALID_PLACES = ("arm", "x86", "opencl", "metal", "xpu", "nnadapter")  # what opt 2.13 accepts
 QUANT_TYPES = {"int8": "QUANT_INT8", "int16": "QUANT_INT16"}  # weight-only quantization in opt
 OPT_ENV = "EDGE_SDK_PADDLE_LITE_OPT"
+XSHAPE_OPS = ("flatten_contiguous_range", "transpose2", "squeeze2", "unsqueeze2", "reshape2")
 
 
 def find_opt(opt_path: Optional[str] = None) -> str:
@@ -96,6 +97,9 @@ def repair_program(model_file: Path, tmp: Path, quantized: bool = False) -> Tupl
 
     - swish ops that lost ``beta`` (a paddle 3.x re-save drops it; opt aborts): ``beta=1.0``, the
       Paddle 2.x default these programs were trained with.
+    - ``flatten_contiguous_range``, ``transpose2``, ``squeeze2`` and ``unsqueeze2`` without their ``XShape``
+      output (Paddle 3.x's old-IR writer omits it; Paddle 2.x always wrote it): opt 2.13 reads it
+      unchecked and segfaults. A variable of the Paddle 2.x shape ``[0, *X.dims]`` is added.
     - for weight-only quantization, ``matmul_v2`` with a weight: Lite's runtime de-quantizes the weights of
       conv2d, fc and mul but not matmul_v2, whose weights are then read from an unfilled buffer (NaN
       from PP-OCRv4's first SVTR-neck linear layer, op 230, on). The same product as ``mul`` is handled.
@@ -107,7 +111,7 @@ def repair_program(model_file: Path, tmp: Path, quantized: bool = False) -> Tupl
         return model_file, []
     desc = framework_pb2.ProgramDesc()
     desc.ParseFromString(model_file.read_bytes())
-    swish = matmul = 0
+    swish = matmul = xshape = 0
     for block in desc.blocks:
         var_by_name = {v.name: v for v in block.vars}
         for op in block.ops:
@@ -115,6 +119,9 @@ def repair_program(model_file: Path, tmp: Path, quantized: bool = False) -> Tupl
             if op.type == "swish" and "beta" not in attrs:
                 _add_attr(op, framework_pb2, "beta", f=1.0)
                 swish += 1
+            elif op.type in XSHAPE_OPS and not any(o.parameter == "XShape" for o in op.outputs):
+                _add_xshape(block, op, var_by_name)
+                xshape += 1
             elif quantized and op.type == "matmul_v2" and _is_weight_product(op, attrs, var_by_name):
                 x_rank = _rank(var_by_name[_arg(op, "X")])
                 op.type = "mul"
@@ -127,6 +134,8 @@ def repair_program(model_file: Path, tmp: Path, quantized: bool = False) -> Tupl
     notes = []
     if swish:
         notes.append(f"restored beta=1.0 on {swish} swish ops that lost it (re-saved by paddle 3.x; opt aborts)")
+    if xshape:
+        notes.append(f"added the XShape output that {xshape} reshaping ops lack (opt segfaults without it)")
     if matmul:
         notes.append(f"rewrote {matmul} weight matmul_v2 ops as mul: Paddle Lite 2.13's weight-only "
                      "de-quantization skips matmul_v2, which then outputs NaN")
@@ -140,8 +149,22 @@ def repair_program(model_file: Path, tmp: Path, quantized: bool = False) -> Tupl
     return out, notes
 
 
-def _arg(op: Any, parameter: str) -> str:
-    return next(v.arguments[0] for v in op.inputs if v.parameter == parameter)
+def _add_xshape(block: Any, op: Any, var_by_name: Dict[str, Any]) -> None:
+    x = var_by_name[_arg(op, "X")]
+    var = block.vars.add()
+    var.CopyFrom(x)
+    var.name = f"{_arg(op, 'Out', outputs=True)}.xshape"
+    var.persistable = False
+    dims = _tensor(var).dims
+    dims[:] = [0, *dims]
+    out = op.outputs.add()
+    out.parameter = "XShape"
+    out.arguments.append(var.name)
+    var_by_name[var.name] = var
+
+
+def _arg(op: Any, parameter: str, outputs: bool = False) -> str:
+    return next(v.arguments[0] for v in (op.outputs if outputs else op.inputs) if v.parameter == parameter)
 
 
 def _is_weight_product(op: Any, attrs: Dict[str, Any], var_by_name: Dict[str, Any]) -> bool:
@@ -154,10 +177,15 @@ def _is_weight_product(op: Any, attrs: Dict[str, Any], var_by_name: Dict[str, An
 
 
 def _rank(var: Any) -> int:
-    """Rank of a tensor variable (paddle 3.x calls the field dense_tensor, 2.x lod_tensor)."""
+    """Rank of a tensor variable."""
+    return len(_tensor(var).dims)
+
+
+def _tensor(var: Any) -> Any:
+    """A variable's TensorDesc (paddle 3.x calls the field dense_tensor, 2.x lod_tensor)."""
     t = var.type
     field = "dense_tensor" if "dense_tensor" in t.DESCRIPTOR.fields_by_name else "lod_tensor"
-    return len(getattr(t, field).tensor.dims)
+    return getattr(t, field).tensor
 
 
 def _add_attr(op: Any, pb: Any, name: str, f: Optional[float] = None, i: Optional[int] = None) -> None:
