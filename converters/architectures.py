@@ -5,8 +5,9 @@ that every op of every seed architecture goes through the converters, this modul
 (``zoo.json`` ``architectures``: backbone -> SequenceEncoder neck -> CTC head, the inference branch of
 PaddleOCR's MultiHead) from ``ppocr/modeling`` of the pinned ``unstructured-paddleocr`` wheel
 (Apache-2.0, fetched at use time into ``$EDGE_SDK_HOME/paddleocr-modeling/``, never vendored), with
-random weights, and saves it as a Paddle 3 inference model (PIR) whose output is the CTC head's
-**logits**: random weights give a near-flat softmax, where probabilities prove little.
+random weights, and saves it as a Paddle 3 inference model (PIR, or for Paddle Lite the legacy program, see
+``legacy_program.py``) whose output is the CTC head's **logits**: random weights give a near-flat softmax,
+where probabilities prove little.
 
 Random weights with untouched BatchNorm statistics blow activations up (logits ~1e9), so two no-gradient
 passes over random inputs in train mode, with momentum 0, set each BatchNorm's running statistics to
@@ -26,6 +27,8 @@ import numpy as np
 from edge_sdk.errors import BackendUnavailableError, ConversionError
 from edge_sdk.model_dir import write_inference_yml
 from edge_sdk.zoo import ARCHITECTURES, Preprocess, Wheel
+
+from .legacy_program import save_legacy
 
 MODELING_WHEEL = Wheel("unstructured-paddleocr", "2.10.0",
                        "718e88c25d20c147a3fe4c07aad8b16073d28771c1df8fedefc892a5d4e6def9", "Apache-2.0")
@@ -142,21 +145,27 @@ def _set_batchnorm_statistics(net, seed: int, passes: int = 2) -> None:  # type:
     net.eval()
 
 
-def save(arch: str, classes: int, out: Path, seed: int = 0, cache: Optional[Path] = None) -> Path:
-    """Build ``arch`` with random weights and save it to ``out`` as a Paddle 3 (PIR) inference model with an
-    ``inference.yml`` (a placeholder dict of ``classes - 2`` characters), ready for ``convert``."""
+def save(arch: str, classes: int, out: Path, seed: int = 0, cache: Optional[Path] = None,
+         legacy: bool = False) -> Path:
+    """Build ``arch`` with random weights and save it to ``out`` as a Paddle 3 inference model with an
+    ``inference.yml`` (a placeholder dict of ``classes - 2`` characters), ready for ``convert``: PIR
+    (``inference.json``), or with ``legacy`` the old-IR ``inference.pdmodel`` Paddle Lite needs."""
     import paddle
 
     net = build(arch, classes, seed, cache)
     out.mkdir(parents=True, exist_ok=True)
     spec = [paddle.static.InputSpec([None, 3, 48, None], "float32", name="x")]
-    paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "inference"))
+    if legacy:
+        save_legacy(net, spec, out / "inference")
+    else:
+        paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "inference"))
     chars: List[str] = [chr(0x4E00 + i) for i in range(classes - 2)]  # blank and space make up the rest
     write_inference_yml(out, f"random-{arch}-{classes}", chars, Preprocess())
     return out
 
 
-TARGET_BACKENDS = {"onnx": "onnxruntime", "openvino": "openvino"}  # where each target's artifact runs
+TARGET_BACKENDS = {"onnx": "onnxruntime", "openvino": "openvino", "paddlelite": "paddlelite"}  # where each runs
+LEGACY_TARGETS = ("paddlelite",)  # converted from the legacy program (Paddle Lite's opt reads no PIR)
 
 
 def logit_diffs(model_dir: Path, artifacts: Dict[str, Path], images: List[np.ndarray]) -> Dict[str, float]:
