@@ -14,7 +14,7 @@ import numpy as np
 
 from edge_sdk.ctc import ctc_greedy_decode
 from edge_sdk.datasets import Sample
-from edge_sdk.metrics import rec_metrics
+from edge_sdk.metrics import paired_changes, rec_metrics
 from edge_sdk.preprocess import read_image
 from edge_sdk.progress import progress
 from edge_sdk.recognizer import TextRecognizer
@@ -130,8 +130,7 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
         labels = [s.label or "" for s in samples]
         labelled = {"reference": rec_metrics(ref_texts, labels).as_dict(),
                     "candidate": rec_metrics(cand_texts, labels).as_dict()}
-        right = [(rec_metrics([r], [lab]).acc, rec_metrics([c], [lab]).acc) for r, c, lab in zip(ref_texts, cand_texts, labels)]
-        paired = {"lost": sum(1 for r, c in right if r > c), "gained": sum(1 for r, c in right if c > r), "lines": n}
+        paired = paired_changes(ref_texts, cand_texts, labels)
     max_diff = max(diffs) if diffs else 0.0
     worst = str(samples[int(np.argmax(diffs))].path) if diffs else ""
     # nearest-rank percentile: no arithmetic on the inf that a NaN/Inf line gives

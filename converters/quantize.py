@@ -65,7 +65,7 @@ import runtimes
 from edge_sdk.ctc import Charset, ctc_greedy_decode
 from edge_sdk.datasets import Sample, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
-from edge_sdk.metrics import rec_metrics
+from edge_sdk.metrics import line_correct
 from edge_sdk.model_dir import ModelDir
 from edge_sdk.preprocess import read_image, resize_normalize
 from edge_sdk.zoo import Preprocess
@@ -179,7 +179,7 @@ class AccuracyGoal:
 def line_scores(run: Callable[[np.ndarray], np.ndarray], lines: Sequence[Tuple[np.ndarray, str]],
                 charset: Charset) -> List[float]:
     """1.0 for each line whose text matches its label as PaddleX's acc counts it (spaces ignored), else 0.0."""
-    return [rec_metrics([ctc_greedy_decode(run(x), charset)[0][0]], [label]).acc for x, label in lines]
+    return [float(line_correct(ctc_greedy_decode(run(x), charset)[0][0], label)) for x, label in lines]
 
 
 RENDERED = "rendered"  # --calib keyword: lines rendered from the model's dict (synthetic_lines.py)
@@ -240,15 +240,14 @@ def calibration_set(source: ModelDir, calib: Sequence[str] = (), size: int = DEF
             raise ConversionError(f"--calib {c}: {exc}") from exc
         parts.append(f"{len(samples)} lines of {c}")
     if rendered:
-        from .synthetic_lines import calibration_lines
-
-        from .synthetic_lines import STYLES, coverage
+        from .synthetic_lines import STYLES, calibration_lines, coverage
 
         # whole rounds up to MAX_RENDERED_LINES: a large dict (PP-OCRv5: 18383 characters, ~2300 lines a
         # round) gets one round, not hours of calibration
-        per_round = max(1, len(STYLES) * coverage(source.charset.dict_characters).drawable // 16)
+        cov = coverage(source.charset.dict_characters)
+        per_round = max(1, len(STYLES) * cov.drawable // 16)
         rounds = max(1, min(rounds, MAX_RENDERED_LINES // per_round))
-        lines, cov = calibration_lines(source.charset.dict_characters, rounds=rounds)
+        lines, cov = calibration_lines(source.charset.dict_characters, rounds=rounds, cov=cov)
         images += [img for img, _ in lines]
         times = "once" if rounds == 1 else f"{rounds} times"
         parts.append(f"{len(lines)} rendered lines holding each dict character {times} ({cov.describe()})")

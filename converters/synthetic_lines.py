@@ -197,12 +197,13 @@ def _jpeg(bgr: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(jpg, cv2.IMREAD_COLOR) if ok else bgr
 
 
-def calibration_lines(chars: Sequence[str], seed: int = 0,
-                      rounds: int = 1) -> Tuple[List[Tuple[np.ndarray, str]], Coverage]:
+def calibration_lines(chars: Sequence[str], seed: int = 0, rounds: int = 1,
+                      cov: Optional[Coverage] = None) -> Tuple[List[Tuple[np.ndarray, str]], Coverage]:
     """Every drawable character of ``chars`` once per style and round, in lines of 8-24 characters (one
     font per line): for PP-OCRv4's 6623 characters, 2 x 419 lines a round. Round ``r`` is drawn with the
-    seed ``seed + r`` and shuffled within itself; the rounds follow each other."""
-    cov = coverage(chars)
+    seed ``seed + r`` and shuffled within itself; the rounds follow each other. ``cov``: ``coverage(chars)``
+    when the caller has it already."""
+    cov = cov or coverage(chars)
     if not cov.drawable:
         raise ConversionError(f"no font here draws any character of the model's dict; {FONT_HINT}.")
     lines: List[Tuple[np.ndarray, str]] = []

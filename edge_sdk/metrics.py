@@ -47,6 +47,19 @@ class RecMetrics:
                 "exact_acc": self.exact_acc, "alnum_acc": self.alnum_acc}
 
 
+def line_correct(pred: str, label: str) -> bool:
+    """Whether one line counts as right in PaddleX's acc: equal once spaces are removed."""
+    return pred.replace(" ", "") == label.replace(" ", "")
+
+
+def paired_changes(reference: Sequence[str], candidate: Sequence[str], labels: Sequence[str]) -> Dict[str, int]:
+    """Lines the candidate gets wrong that the reference got right (``lost``) and the reverse (``gained``):
+    the paired difference behind an accuracy delta and its standard error, sqrt(lost + gained) / lines."""
+    right = [(line_correct(r, t), line_correct(c, t)) for r, c, t in zip(reference, candidate, labels)]
+    return {"lost": sum(r and not c for r, c in right), "gained": sum(c and not r for r, c in right),
+            "lines": len(right)}
+
+
 def rec_metrics(preds: Sequence[str], labels: Sequence[str]) -> RecMetrics:
     if len(preds) != len(labels):
         raise ValueError(f"{len(preds)} predictions for {len(labels)} labels")
@@ -58,6 +71,6 @@ def rec_metrics(preds: Sequence[str], labels: Sequence[str]) -> RecMetrics:
         exact += p == t
         alnum += alnum_lower(p) == alnum_lower(t)
         p_ns, t_ns = p.replace(" ", ""), t.replace(" ", "")
-        acc += p_ns == t_ns
+        acc += p_ns == t_ns  # line_correct
         ned += normalized_edit_distance(p_ns, t_ns)
     return RecMetrics(n, acc / n, 1.0 - ned / n, exact / n, alnum / n)

@@ -11,7 +11,7 @@ import pytest
 from edge_sdk.datasets import SAMPLES_DIR
 from edge_sdk.errors import DatasetError
 from edge_sdk.evaluation import evaluate
-from edge_sdk.metrics import normalized_edit_distance, rec_metrics
+from edge_sdk.metrics import normalized_edit_distance, paired_changes, rec_metrics
 from edge_sdk.model_dir import ModelDir
 
 
@@ -21,6 +21,14 @@ def test_metrics_as_paddlex() -> None:
     assert m.exact_acc == 0.0 and m.alnum_acc == pytest.approx(2 / 3)
     assert m.norm_edit_dis == pytest.approx(1 - (0 + 1 / 3 + 1 / 5) / 3)
     assert normalized_edit_distance("", "") == 0.0 and normalized_edit_distance("a", "") == 1.0
+
+
+def test_paired_changes_count_lines_whose_correctness_moved() -> None:
+    labels = ["abc", "xy", "hello", "q"]
+    ref = ["ab c", "xyz", "hello", "p"]  # right (spaces ignored), wrong, right, wrong
+    cand = ["abc", "xy", "Hello", "p"]  # right, right, wrong, wrong
+    assert paired_changes(ref, cand, labels) == {"lost": 1, "gained": 1, "lines": 4}
+    assert rec_metrics(cand, labels).acc - rec_metrics(ref, labels).acc == 0.0
 
 
 def test_eval_writes_paddlex_result(onnx_artifact: Path, ic15_val: Path, tmp_path: Path) -> None:
