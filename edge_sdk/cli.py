@@ -89,12 +89,13 @@ def models() -> None:
             where = "official URL only"
         if is_cached(spec):
             where += " (cached)"
+        parts = []
         if spec.proven_targets:
-            proven = f"real weights -> {', '.join(spec.proven_targets)}"
-        elif spec.arch_proven_targets:
-            proven = f"architecture (random weights) -> {', '.join(spec.arch_proven_targets)}"
-        else:
-            proven = "not yet"
+            parts.append(f"real weights -> {', '.join(spec.proven_targets)}")
+        arch_only = [t for t in spec.arch_proven_targets if t not in spec.proven_targets]
+        if arch_only:
+            parts.append(f"architecture (random weights) -> {', '.join(arch_only)}")
+        proven = "; ".join(parts) or "not yet"
         mark = " *" if spec.name == DEFAULT_MODEL else ("" if spec.seed else " +")
         click.echo(f"{spec.name + mark:34} {spec.family:8} {spec.lang:23} {spec.classes or '-':>7} "
                    f"{num(pub.acc, '.2f'):>6} {num(pub.cpu_ms, '.2f'):>6} {num(pub.size_mb, '.1f'):>5}  {where:34} {proven}")
