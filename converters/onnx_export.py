@@ -7,13 +7,18 @@ with ONNX's version converter (onnxruntime's per-channel QDQ needs 13).
 Known pitfalls handled here (see TOOLCHAIN.md): paddle2onnx 2.1.0 writes an ONNX that onnxruntime
 cannot load for this model (pinned <2.1 in the ``convert`` extra); its default optimizer
 (polygraphy) pip-installs packages at run time, so ``optimize_tool="None"``; ``export`` swallows
-exceptions, so the output file is checked here.
+exceptions, so the output file is checked here, and on an error it calls ``sys.exit(-1)``, which is
+caught and reported with its message; its PIR parser refuses float64 array attributes, which Paddle 3.3
+writes (``_p2o_reads_f64_arrays``).
 """
 from __future__ import annotations
 
 import os
+import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import BackendUnavailableError, ConversionError
@@ -65,14 +70,25 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
     opset = source.spec.onnx_opset
     params = source.model_file.with_suffix(".pdiparams")
     os.environ.setdefault("GLOG_minloglevel", "2")
-    with captured_native_output() as log, scratch_dir(stage):  # paddle2onnx's intermediate files go there
+    with captured_native_output() as log, scratch_dir(stage) as tmp:  # paddle2onnx's intermediate files go there
+        program = source.model_file
+        if source.format == "paddle-pir" and _has_f64_arrays(program.read_text(encoding="utf-8")):
+            program = Path(tmp) / program.name  # a copy to rewrite: the user's file is never touched
+            program.write_text(_f64_arrays_as_f32(source.model_file.read_text(encoding="utf-8")), encoding="utf-8")
         try:
-            paddle2onnx.export(
-                str(source.model_file), str(params), save_file=str(out), opset_version=opset,
-                auto_upgrade_opset=True, enable_onnx_checker=True, enable_optimize=True, optimize_tool="None",
-            )
+            with _p2o_reads_f64_arrays():
+                paddle2onnx.export(
+                    str(program), str(params), save_file=str(out), opset_version=opset,
+                    auto_upgrade_opset=True, enable_onnx_checker=True, enable_optimize=True, optimize_tool="None",
+                )
         except Exception as exc:  # paddle2onnx raises plain Exceptions for unsupported ops
             raise ConversionError(f"paddle2onnx failed on {source.model_file}: {exc}") from exc
+        except SystemExit:  # paddle2onnx's logging.error() calls sys.exit(-1); its message is in the log
+            failed = SystemExit
+        else:
+            failed = None
+    if failed is not None:
+        raise ConversionError(f"paddle2onnx failed on {source.model_file}: {_p2o_error(log.tail())}")
     if not out.is_file() or out.stat().st_size == 0:
         raise ConversionError(
             f"paddle2onnx wrote no model for {source.model_file} (an unsupported op or a broken program); "
@@ -80,6 +96,62 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
         )
     set_metadata(out, _metadata(source))
     return []
+
+
+_F64_IN_ARRAY = re.compile(r'("0\.a_array",\s*"D":\s*\[[^\[\]]*?)"0\.a_f64"')
+_P2O_LOCK = threading.Lock()
+
+
+def _has_f64_arrays(program_json: str) -> bool:
+    return _F64_IN_ARRAY.search(program_json) is not None
+
+
+def _f64_arrays_as_f32(program_json: str) -> str:
+    """A PIR program with every float64 element of an array attribute marked float32 (same values)."""
+    while True:
+        patched = _F64_IN_ARRAY.sub(r'\1"0.a_f32"', program_json)
+        if patched == program_json:
+            return patched
+        program_json = patched
+
+
+@contextmanager
+def _p2o_reads_f64_arrays() -> Iterator[None]:
+    """paddle2onnx 2.0/2.1's PIR parser takes float array attributes as float32 only ("the 0th elementwise
+    MUST be ir::FloatAttribute": Paddle2ONNX#1618, Paddle#77757), and Paddle 3.3 writes some as float64
+    (the scales of the DB detector's upsampling, ``nearest_interp``). When paddle2onnx parses the PIR program
+    it translated from a legacy one (in its own temporary directory), that program is rewritten with those
+    arrays as float32 first; the values are the same."""
+    import paddle2onnx.convert as p2o_convert
+
+    original = p2o_convert.c_p2o
+
+    class Rewriting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(original, name)
+
+        @staticmethod
+        def export(model_filename: str, *args: Any, **kwargs: Any) -> Any:
+            path = Path(model_filename)
+            if path.suffix == ".json" and path.is_file():
+                text = path.read_text(encoding="utf-8")
+                if _has_f64_arrays(text):
+                    path.write_text(_f64_arrays_as_f32(text), encoding="utf-8")
+            return original.export(model_filename, *args, **kwargs)
+
+    with _P2O_LOCK:
+        p2o_convert.c_p2o = Rewriting()
+        try:
+            yield
+        finally:
+            p2o_convert.c_p2o = original
+
+
+def _p2o_error(output: str) -> str:
+    """paddle2onnx's own error line from its output (its [ERROR] line, without colour codes), else its tail."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    errors = [line.split("[ERROR]", 1)[1].strip() for line in plain.splitlines() if "[ERROR]" in line]
+    return errors[-1] if errors else plain.strip().splitlines()[-1] if plain.strip() else "no output"
 
 
 def _from_onnx(source: ModelDir, out: Path, min_opset: int = 0) -> List[str]:
@@ -111,8 +183,10 @@ def _from_onnx(source: ModelDir, out: Path, min_opset: int = 0) -> List[str]:
 
 def _metadata(source: ModelDir) -> Dict[str, str]:
     """What travels inside the ONNX file: the dict (as RapidOCR's models carry it) and the model name."""
-    return {"character": "\n".join(source.charset.dict_characters), "model_name": source.model_name or "",
-            "producer": "edge-sdk"}
+    props = {"model_name": source.model_name or "", "producer": "edge-sdk"}
+    if source.task == "rec":
+        props["character"] = "\n".join(source.charset.dict_characters)
+    return props
 
 
 def set_metadata(onnx_file: Path, props: Dict[str, str]) -> None:
