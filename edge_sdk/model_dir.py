@@ -7,17 +7,18 @@ and we can read PaddleX's.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
 from .ctc import Charset
 from .errors import ModelFormatError, ModelNotFoundError
 from .limits import read_file_bounded, shown
-from .zoo import ModelSpec, Preprocess, spec_or_default
+from .zoo import ClsParams, DetParams, ModelSpec, Preprocess, spec_or_default
 
 # format name -> program file names in a model dir, in the order they are looked for
 FORMATS: Tuple[Tuple[str, str], ...] = (
@@ -46,11 +47,14 @@ class ModelDir:
     path: Path
     format: str
     model_file: Path
-    charset: Charset
+    charset: Charset  # rec: the dict; det and cls: empty (their classes are a map and labels)
     dict_source: str
     model_name: Optional[str] = None
     manifest: Dict[str, Any] = field(default_factory=dict)
     spec: ModelSpec = field(default_factory=lambda: spec_or_default(None))
+    task: str = "rec"  # "rec", "det" or "cls" (inference.yml's PostProcess, else the zoo spec)
+    det: DetParams = field(default_factory=DetParams)  # task "det": the zoo's settings, inference.yml's thresholds
+    cls: ClsParams = field(default_factory=ClsParams)  # task "cls"
 
     @property
     def preprocess(self) -> Preprocess:
@@ -100,10 +104,43 @@ class ModelDir:
         model_name = (yml.get("Global") or {}).get("model_name") or manifest.get("model_name")
         if not isinstance(model_name, str):
             model_name = None
+        spec = spec_or_default(model_name)
+        post = yml.get("PostProcess") or {}
+        task = POSTPROCESS_TASK.get(str(post.get("name")), spec.task)
+        if task != "rec":
+            if dict_path is not None:
+                raise ModelFormatError(f"the model in {directory} is a text {TASK_NAMES[task]} model; a dict "
+                                       "(--dict) applies to recognition models only.")
+            return cls(path=directory, format=fmt, model_file=model_file, charset=Charset([], use_space_char=False),
+                       dict_source="", model_name=model_name, manifest=manifest, spec=spec, task=task,
+                       det=_det_params(spec.det, post, directory), cls=_cls_params(spec.cls, post, directory))
         charset, dict_source = _find_charset(directory, model_file, fmt, yml, dict_path)
         return cls(path=directory, format=fmt, model_file=model_file, charset=charset,
-                   dict_source=dict_source, model_name=model_name, manifest=manifest,
-                   spec=spec_or_default(model_name))
+                   dict_source=dict_source, model_name=model_name, manifest=manifest, spec=spec)
+
+
+POSTPROCESS_TASK = {"CTCLabelDecode": "rec", "DBPostProcess": "det", "ClsPostProcess": "cls", "Topk": "cls"}
+TASK_NAMES = {"rec": "recognition", "det": "detection", "cls": "line orientation"}
+_DET_YML_KEYS = ("thresh", "box_thresh", "unclip_ratio", "max_candidates", "use_dilation")
+
+
+def _det_params(default: DetParams, post: Dict[str, Any], directory: Path) -> DetParams:
+    """The zoo's detection settings, with the thresholds the model's own inference.yml gives."""
+    given = {k: post[k] for k in _DET_YML_KEYS if post.get(k) is not None}
+    try:
+        return dataclasses.replace(default, **{k: type(getattr(default, k))(v) for k, v in given.items()})
+    except (TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{shown(Path(directory) / INFERENCE_YML)}: bad DBPostProcess setting ({exc}).") from None
+
+
+def _cls_params(default: ClsParams, post: Dict[str, Any], directory: Path) -> ClsParams:
+    labels = post.get("label_list")
+    if labels is None:
+        return default
+    if not isinstance(labels, list) or not labels:
+        raise ModelFormatError(f"{shown(Path(directory) / INFERENCE_YML)}: PostProcess.label_list must be a "
+                               "non-empty list.")
+    return dataclasses.replace(default, labels=tuple(str(x) for x in labels))
 
 
 def read_manifest(directory: Path) -> Dict[str, Any]:
@@ -239,10 +276,64 @@ def inference_yml(model_name: str, characters: List[str], pp: Preprocess) -> Dic
     }
 
 
+def det_inference_yml(model_name: str, det: DetParams) -> Dict[str, Any]:
+    """PaddleX-compatible ``inference.yml`` content for a text-detection model."""
+    return {
+        "Global": {"model_name": model_name},
+        "PreProcess": {
+            "transform_ops": [
+                {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+                {"DetResizeForTest": {"limit_side_len": det.limit_side_len, "limit_type": det.limit_type,
+                                      "max_side_limit": det.max_side_limit}},
+                {"NormalizeImage": {"mean": list(det.mean), "std": list(det.std), "scale": "1./255.", "order": "hwc"}},
+                {"ToCHWImage": None},
+                {"KeepKeys": {"keep_keys": ["image", "shape"]}},
+            ]
+        },
+        "PostProcess": {"name": "DBPostProcess", "thresh": det.thresh, "box_thresh": det.box_thresh,
+                        "max_candidates": det.max_candidates, "unclip_ratio": det.unclip_ratio,
+                        "use_dilation": det.use_dilation},
+    }
+
+
+def cls_inference_yml(model_name: str, cls: ClsParams) -> Dict[str, Any]:
+    """PaddleX-compatible ``inference.yml`` content for a text-line orientation model."""
+    return {
+        "Global": {"model_name": model_name},
+        "PreProcess": {
+            "transform_ops": [
+                {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+                {"ClsResizeImg": {"image_shape": [3, cls.height, cls.width]}},
+                {"KeepKeys": {"keep_keys": ["image"]}},
+            ]
+        },
+        "PostProcess": {"name": "ClsPostProcess", "label_list": list(cls.labels)},
+    }
+
+
 def write_inference_yml(directory: Path, model_name: str, characters: List[str], pp: Preprocess) -> Path:
+    """``inference.yml`` of a recognition model."""
+    return _write_yml(directory, inference_yml(model_name, characters, pp))
+
+
+def write_model_yml(directory: Path, name: str, task: str, characters: Sequence[str] = (),
+                    pp: Preprocess = Preprocess(), det: DetParams = DetParams(), cls: ClsParams = ClsParams()) -> Path:
+    """``inference.yml`` of a model of any task: the dict and line preprocessing (rec), the detector's
+    settings (det) or the orientation classifier's (cls)."""
+    if task == "det":
+        return _write_yml(directory, det_inference_yml(name, det))
+    if task == "cls":
+        return _write_yml(directory, cls_inference_yml(name, cls))
+    return write_inference_yml(directory, name, list(characters), pp)
+
+
+def write_artifact_yml(directory: Path, model: "ModelDir") -> Path:
+    """``inference.yml`` that carries ``model``'s task, name and settings to a converted artifact."""
+    return write_model_yml(directory, model.model_name or model.spec.name, model.task, model.charset.dict_characters,
+                           model.preprocess, model.det, model.cls)
+
+
+def _write_yml(directory: Path, content: Dict[str, Any]) -> Path:
     f = Path(directory) / INFERENCE_YML
-    f.write_text(
-        yaml.dump(inference_yml(model_name, characters, pp), Dumper=_YAML_DUMPER, allow_unicode=True, sort_keys=False),
-        encoding="utf-8",
-    )
+    f.write_text(yaml.dump(content, Dumper=_YAML_DUMPER, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return f

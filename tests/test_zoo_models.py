@@ -27,7 +27,8 @@ SEEDS = {  # PaddleX's text-recognition module, as its docs name the models
 }
 # zoo language codes -> the multilang smoke set's language codes
 SMOKE_LANGS = {"ch": ("zh",), "en": ("en",), "ja": ("ja",), "zh-Hant": ("zh-Hant",), "ko": ("ko",)}
-OFFLINE = [name for name, spec in MODELS.items() if spec.mirrors and name != "PP-OCRv4_mobile_rec"]
+OFFLINE = [name for name, spec in MODELS.items()
+           if spec.task == "rec" and spec.mirrors and name != "PP-OCRv4_mobile_rec"]
 
 
 def test_the_zoo_is_data_with_the_18_seed_models_and_the_current_ones() -> None:
@@ -37,6 +38,10 @@ def test_the_zoo_is_data_with_the_18_seed_models_and_the_current_ones() -> None:
     for key, wheel in data["wheels"].items():
         assert re.fullmatch(r"[a-z_]+==[0-9.]+", key) and re.fullmatch(r"[0-9a-f]{64}", wheel["sha256"]), key
     for spec in MODELS.values():
+        if spec.task != "rec":  # detection and orientation models: tests/test_det.py, tests/test_cls.py
+            assert spec.mirrors and all(re.fullmatch(r"[0-9a-f]{64}", h)
+                                        for m in spec.mirrors for h in m.file_sha256.values()), spec.name
+            continue
         assert spec.classes and spec.dict_name and spec.arch and spec.published.acc, spec.name
         for m in spec.mirrors:  # ONNX members are pinned by their own sha256 too
             assert m.program_format != "onnx" or re.fullmatch(r"[0-9a-f]{64}", m.file_sha256["inference.onnx"])
