@@ -9,18 +9,14 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tu
 
 import numpy as np
 
-import runtimes
-from runtimes.device import DeviceProfile, this_device
-from runtimes.selection import Artifact, Candidate, Selection, rank
-
 from .ctc import Charset, ctc_greedy_decode
-from .errors import BackendUnavailableError, InputError, ModelFormatError
-from .autotune import TuneResult, autotune
-from .hub import cache_root, resolve
+from .errors import InputError, ModelFormatError
+from .hub import resolve
 from .inputs import InputLike, Item, iter_items
 from .limits import shown
 from .options import MAX_BATCH_SIZE, ON_ERROR, check_bool, check_choice, check_int, check_path_or_none
-from .model_dir import ModelDir
+from .model_dir import TASK_NAMES, ModelDir
+from .predictor import Predictor
 from .preprocess import LinePiece, check_line_length, resize_normalize, split_line, to_bgr
 from .result import TextRecResult
 
@@ -83,58 +79,6 @@ def join_pieces(decoded: Sequence[Tuple[str, float]], after_wide_gap: Sequence[b
     return text, (total / count if count else 0.0)
 
 
-def compiled_cache_dir() -> Path:
-    return cache_root() / "compiled"
-
-
-AUTO_BACKENDS = ("auto", "autotune")
-# a user's device word -> the candidate devices it covers
-DEVICE_ALIASES = {"gpu": ("gpu", "cuda", "tensorrt")}
-DEVICES = ("auto", "cpu", "gpu", "cuda", "tensorrt", "npu")
-
-
-def plan_backends(model: ModelDir, backend: str = "auto", device: str = "auto", precision: str = "f32",
-                  profile: Optional[DeviceProfile] = None) -> Tuple[List[Candidate], Optional[Selection]]:
-    """The candidates to try, in order, for ``model`` on this device, and the ranking they came from.
-
-    ``backend`` is ``auto``/``autotune`` (the device ranking, ``runtimes.selection``) or a name, which
-    always wins; ``device`` is ``auto`` (the ranking's) or a device to keep to. A named backend on a
-    named device needs no ranking, so it skips the device probe (None for the ranking).
-    """
-    artifact = Artifact.from_file(model.model_file, model.manifest)
-    if backend not in AUTO_BACKENDS:
-        if backend not in runtimes.BACKENDS:
-            raise BackendUnavailableError(
-                f"unknown backend {backend!r}; choose one of {', '.join(AUTO_BACKENDS)}, {', '.join(runtimes.BACKENDS)}."
-            )
-        if model.model_file.suffix not in runtimes.BACKENDS[backend].formats:
-            readers = runtimes.backends_for(model.model_file)
-            raise BackendUnavailableError(
-                f"the {backend} backend cannot run a {model.format} model ({model.model_file.name}); "
-                f"use {' or '.join(readers) or 'another artifact'}, or convert it with `edge-sdk convert`."
-            )
-        selection = None
-        if device == "auto":
-            selection = rank(profile or this_device(), [artifact], precision)
-            ranked = [c for c in selection.usable if c.backend == backend]
-            device = ranked[0].device if ranked else "cpu"
-        return [Candidate(backend, device, artifact, True, "asked for by name")], selection
-    selection = rank(profile or this_device(), [artifact], precision)
-    if device not in DEVICES:
-        raise BackendUnavailableError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}.")
-    wanted = DEVICE_ALIASES.get(device, (device,))
-    usable = [c for c in selection.usable if device == "auto" or c.device in wanted]
-    if not usable:
-        why = "; ".join(f"{c.label}: {c.reason}" for c in selection.candidates
-                        if c.artifact is not None and (device == "auto" or c.device in wanted))
-        where = "" if device == "auto" else f" on device {device}"
-        raise BackendUnavailableError(
-            f"no backend can run {model.model_file.name} ({model.format}){where} here: "
-            f"{why or 'none of them reads this format'}."
-        )
-    return usable, selection
-
-
 class SkippedInput(NamedTuple):
     """An input ``predict(on_error="skip")`` left out, and why."""
 
@@ -159,10 +103,7 @@ class Prediction(Iterator[TextRecResult]):
         return next(self._gen)
 
 
-PRECISIONS = ("f32", "bf16", "f16")
-
-
-class TextRecognizer:
+class TextRecognizer(Predictor):
     """A loaded text-recognition model. Build it with ``edge_sdk.create_model``.
 
     One recognizer may be shared by threads: ``predict``/``recognize``/``run_lines`` may be called from
@@ -176,59 +117,12 @@ class TextRecognizer:
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
                  optimize_graph: bool = True) -> None:
-        backend = check_choice("backend", backend, (*AUTO_BACKENDS, *runtimes.BACKENDS))
-        threads = check_int("threads", threads, 0)
-        device = check_choice("device", device, DEVICES)
-        precision = check_choice("precision", precision, PRECISIONS)
-        cache_dir = check_path_or_none("cache_dir", cache_dir, (None, "auto"))
-        optimize_graph = check_bool("optimize_graph", optimize_graph)
-        self.model = model
-        if cache_dir == "auto":
-            cache_dir = compiled_cache_dir()
-        cache = str(cache_dir) if cache_dir else None
-        candidates, self.selection = plan_backends(model, backend, device, precision)
-        self.tuning: Optional[TuneResult] = None
-        if backend == "autotune":
-            try:
-                self.tuning = autotune(model, candidates, this_device(), threads=threads, precision=precision,
-                                       cache_dir=cache)
-            except runtimes.BackendNotInstalled as exc:
-                raise BackendUnavailableError(str(exc)) from exc
-            except runtimes.ModelLoadError as exc:
-                raise ModelFormatError(str(exc)) from exc
-            candidates = sorted(candidates, key=lambda c: c.label != self.tuning.winner)  # type: ignore[union-attr]
-        failures = []
-        for cand in candidates:
-            try:
-                self.session = runtimes.load_backend(cand.backend, model.model_file, threads=threads,
-                                                     device=cand.device, precision=precision, cache_dir=cache,
-                                                     extra=model.runtime_hints, optimize_graph=optimize_graph)
-            except (runtimes.BackendNotInstalled, runtimes.DeviceUnavailable) as exc:
-                if len(candidates) == 1:
-                    raise BackendUnavailableError(str(exc)) from exc
-                log.info("%s cannot run here, next candidate: %s", cand.label, exc)
-                failures.append(f"{cand.label}: {exc}")
-                continue
-            except runtimes.ModelLoadError as exc:
-                raise ModelFormatError(str(exc)) from exc
-            self.backend, self.device = cand.backend, cand.device
-            self.chosen_by = self._why(backend, cand, failures)
-            break
-        else:
-            raise BackendUnavailableError(f"no candidate backend could load {model.model_file.name}: {'; '.join(failures)}")
+        if model.task != "rec":
+            raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a recognizer; "
+                                   "create_model() loads each task's model with its own predictor.")
+        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
         self.num_classes = self._probe_classes()
         model.charset.check_fits(self.num_classes, model.dict_source)
-
-    def _why(self, asked: str, chosen: Candidate, failures: List[str]) -> str:
-        if asked not in AUTO_BACKENDS:
-            return f"{chosen.label}: asked for by name"
-        if self.tuning is not None:
-            times = ", ".join(f"{k} {v:.1f} ms" for k, v in self.tuning.timings_ms.items())
-            return (f"{chosen.label}: fastest when autotuned on widths {self.tuning.widths} ({times}"
-                    f"{', cached' if self.tuning.cached else ''})")
-        assert self.selection is not None  # auto and autotune always rank
-        text = self.selection.explain()
-        return text + (f" Fell back past: {'; '.join(failures)}." if failures else "")
 
     @property
     def charset(self) -> Charset:
@@ -384,8 +278,9 @@ class TextRecognizer:
 
 def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
                  device: str = "auto", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
-                 cache_dir: Optional[Union[str, Path]] = "auto") -> TextRecognizer:
-    """Load a model by zoo name or path, PaddleX-style.
+                 cache_dir: Optional[Union[str, Path]] = "auto") -> Any:
+    """Load a model by zoo name or path, PaddleX-style: a ``TextRecognizer``, or for a text detection or
+    line orientation model a ``TextDetector`` or ``TextLineClassifier`` (``edge_sdk.det``, ``edge_sdk.cls``).
 
     Args:
         model: a zoo name (fetched and cached on first use), a Paddle inference dir, or a converted artifact.
@@ -406,5 +301,9 @@ def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str =
     if dict_path is not None:
         dict_path = check_path_or_none("dict_path", dict_path)
     md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
-    return TextRecognizer(md, backend=backend, threads=threads, device=device, precision=precision,
-                          cache_dir=cache_dir)
+    predictor: Any = TextRecognizer
+    if md.task == "det":
+        from .det import TextDetector as predictor
+    elif md.task == "cls":
+        from .cls import TextLineClassifier as predictor
+    return predictor(md, backend=backend, threads=threads, device=device, precision=precision, cache_dir=cache_dir)

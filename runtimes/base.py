@@ -3,7 +3,7 @@
 A backend is loaded once from a model file and then run many times:
 
     session = load_backend("onnxruntime", Path("out/rec-onnx/inference.onnx"), threads=2)
-    probs = session.run(batch)        # float32[N, 3, 48, W] -> float32[N, T, C]
+    probs = session.run(batch)        # float32[N, 3, 48, W] -> float32[N, T, C] (a recognizer)
 
 Backends know nothing about images, dictionaries or text; those live in ``edge_sdk``.
 
@@ -82,6 +82,15 @@ class BackendOptions:
     # checks use it to measure the converter alone; backends without the switch ignore it.
     optimize_graph: bool = True
     extra: Dict[str, Any] = field(default_factory=dict)
+    # The model input, -1 where a dimension is dynamic: text lines [N, 3, 48, W] (the default), whole
+    # images for detection [N, 3, H, W], orientation crops [N, 3, 48, 192]. Backends that must fix a shape
+    # (an OpenVINO model read with H dynamic, a TensorRT profile, a Paddle Lite warm-up) take it from here.
+    input_shape: Tuple[int, int, int, int] = (-1, 3, 48, -1)
+
+    def example_shape(self) -> Tuple[int, int, int, int]:
+        """A concrete input of ``input_shape``: batch 1, dynamic sides 320 (a multiple of 32)."""
+        n, c, h, w = self.input_shape
+        return (1, c, h if h > 0 else 320, w if w > 0 else 320)
 
     def resolved_threads(self) -> int:
         """``threads``, or every core this process may use when it is 0 or more than that.

@@ -27,7 +27,10 @@ def provider_options(device: str, options: BackendOptions, input_name: str = "x"
         return [("CPUExecutionProvider", {})]
     if device == "cuda":
         return [cuda, ("CPUExecutionProvider", {})]
-    h, min_w, max_w = (options.extra.get(k, d) for k, d in (("height", 48), ("min_width", 320), ("max_width", 3200)))
+    _, _, fixed_h, fixed_w = options.input_shape
+    h = options.extra.get("height", fixed_h if fixed_h > 0 else 48)
+    min_w, max_w = ((fixed_w, fixed_w) if fixed_w > 0 else
+                    (options.extra.get("min_width", 320), options.extra.get("max_width", 3200)))
     max_batch = int(options.extra.get("max_batch", 8))
     trt: Dict[str, Any] = {
         "trt_profile_min_shapes": f"{input_name}:1x3x{h}x{min_w}",

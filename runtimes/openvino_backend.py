@@ -55,7 +55,7 @@ _PRECISION_CAPS = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
 # files beside the model file that hold its weights
 _COMPANIONS = {".xml": ".bin", ".pdmodel": ".pdiparams"}
 # Bump when what this module does to a model before compiling changes (e.g. _fix_input_shape).
-_CACHE_FORMAT = "edge-sdk-openvino-blob-1"
+_CACHE_FORMAT = "edge-sdk-openvino-blob-2"
 _BLOB_MAGIC = b"EDGESDK-OVBLOB2\n"
 # after the magic: the payload's length and CRC-32 (catches damage; checks 11 MB in ~2 ms, sha256 takes ~15)
 _HEADER = struct.Struct("<QI")
@@ -152,7 +152,7 @@ class OpenVINOSession(Session):
     def _compile(self, ov_core: Any, config: Dict[str, Any]) -> Any:
         try:
             model = ov_core.read_model(str(self.model_file))
-            self._fix_input_shape(model)
+            fix_input_shape(model, self.options.input_shape)
             return ov_core.compile_model(model, self._device, config)
         except RuntimeError as exc:
             raise ModelLoadError(f"OpenVINO could not load {self.model_file}: {first_line(exc)}") from exc
@@ -197,14 +197,6 @@ class OpenVINOSession(Session):
         _warn_once(("openvino-cache", str(self.options.cache_dir)),
                    "compiled-model cache %s cannot be used (%s); running without it.",
                    self.options.cache_dir, reason, logger=log)
-
-    @staticmethod
-    def _fix_input_shape(model) -> None:  # type: ignore[no-untyped-def]
-        """An ONNX from paddle2onnx may leave H dynamic; pin [N, 3, 48, W] with N and W dynamic."""
-        inp = model.inputs[0]
-        shape = inp.get_partial_shape()
-        if shape.rank.is_static and shape.rank.get_length() == 4 and shape[2].is_dynamic:
-            model.reshape({inp.get_any_name(): [-1, 3, 48, -1]})
 
     # -- the hot path -------------------------------------------------------------------------------
     def run(self, batch: np.ndarray) -> np.ndarray:
@@ -322,3 +314,16 @@ class CompiledModelCache:
                     pass
         except OSError:
             pass
+
+
+def fix_input_shape(model: Any, want: Tuple[int, ...]) -> None:
+    """An ONNX from paddle2onnx may leave H dynamic where the task fixes it (text lines: [N, 3, 48, W]);
+    pin each dimension ``want`` fixes and the model leaves dynamic, keep the rest."""
+    inp = model.inputs[0]
+    shape = inp.get_partial_shape()
+    if not (shape.rank.is_static and shape.rank.get_length() == len(want)):
+        return
+    if any(w > 0 and shape[i].is_dynamic for i, w in enumerate(want)):
+        model.reshape({inp.get_any_name(): [w if w > 0 and shape[i].is_dynamic
+                                            else (-1 if shape[i].is_dynamic else shape[i].get_length())
+                                            for i, w in enumerate(want)]})

@@ -109,7 +109,7 @@ class PaddleLiteSession(Session):
         check_naive_buffer(self._model_bytes, Path(model_file))  # Lite aborts the process on a bad buffer
         self._predictors: "OrderedDict[Tuple[int, ...], Any]" = OrderedDict()
         self._lock = threading.Lock()
-        self._predictor_for((1, 3, 48, 320))  # fail here, not on the first run, if the file is bad
+        self._predictor_for(options.example_shape())  # fail here, not on the first run, if the file is bad
 
     def _predictor_for(self, shape: Tuple[int, ...]) -> Any:
         pred = self._predictors.get(shape)
