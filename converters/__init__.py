@@ -17,11 +17,12 @@ from edge_sdk._fs import MARKER, scratch_dir
 from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.hub import resolve
-from edge_sdk.model_dir import MANIFEST, ModelDir, write_inference_yml
+from edge_sdk.model_dir import MANIFEST, TASK_NAMES, ModelDir, write_artifact_yml
 from edge_sdk.recognizer import TextRecognizer
 
 from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
+from .task_parity import TASK_CRITERIA, check_cls_parity, check_det_parity
 from .quantize import RENDERED, AccuracyGoal
 from .synthetic_lines import CHECK_LINES
 
@@ -127,7 +128,14 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
         raise ConversionError(
             f"{src.path} holds a {src.format} model; the {target} target converts from {', '.join(tgt.sources)}."
         )
-    samples, data_name = _check_samples(check_data, check_limit, src, precision, tgt.check_lines)
+    if src.task != "rec" and precision not in TASK_CRITERIA:
+        raise ConversionError(f"{src.model_name or src.path} is a text {TASK_NAMES[src.task]} model; it converts at "
+                              f"{' or '.join(TASK_CRITERIA)} (INT8 recipes and their checks are for recognition "
+                              "models so far).")
+    if src.task != "rec":
+        samples, data_name = _task_check_items(check_data, check_limit, src)
+    else:
+        samples, data_name = _check_samples(check_data, check_limit, src, precision, tgt.check_lines)
     criteria = src.spec.parity_for(precision)
     if max_acc_drop is not None:
         if not samples or any(s.label is None for s in samples):
@@ -141,7 +149,7 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
     hints = exporter.runtime_hints(**options) if hasattr(exporter, "runtime_hints") else {}
     with staged_directory(output) as stage:
         notes = exporter.export(src, stage, precision, **options)
-        write_inference_yml(stage, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
+        write_artifact_yml(stage, src)
         report: Optional[ParityReport] = None
         not_run = ""
         staged = ModelDir.open(stage)
@@ -150,16 +158,22 @@ def convert(source: Union[str, Path], target: str, output: Union[str, Path], pre
             # f32 compute: the check measures the conversion, not a device's reduced-precision mode.
             # FP32: the graph as written measures the converter; as deployed adds the runtime's own fusions.
             # INT8 is checked as deployed only: its fused integer kernels are what the accuracy is.
-            candidate = TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None,
-                                       optimize_graph=precision != "fp32")
+            candidate = predictor_class(staged)(staged, backend=tgt.backend, threads=threads, precision="f32",
+                                                cache_dir=None, optimize_graph=precision != "fp32")
         except BackendUnavailableError as exc:
             not_run = f"the artifact cannot run here: {exc}"
             log.info("parity check not run: %s", not_run)
         else:
-            deployed = (TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
-                        if precision == "fp32" and candidate.session.graph_optimization_switch else None)
-            log.info("checking parity on %d lines of %s", len(samples), data_name)
-            report = check_parity(reference, candidate, samples, data_name, criteria, batch_size, deployed)
+            if src.task != "rec":
+                images, names = samples
+                log.info("checking parity on %d inputs of %s", len(images), data_name)
+                check = check_det_parity if src.task == "det" else check_cls_parity
+                report = check(reference, candidate, images, names, data_name, TASK_CRITERIA[precision])
+            else:
+                deployed = (TextRecognizer(staged, backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
+                            if precision == "fp32" and candidate.session.graph_optimization_switch else None)
+                log.info("checking parity on %d lines of %s", len(samples), data_name)
+                report = check_parity(reference, candidate, samples, data_name, criteria, batch_size, deployed)
         speed = None
         if precision == "int8" and report is not None and "calib" in tgt.options:  # static INT8 only
             speed = _speedup_over_fp32(src, tgt, exporter, stage, candidate, samples, batch_size, threads)
@@ -206,7 +220,7 @@ def _speedup_over_fp32(src: ModelDir, tgt: Target, exporter: Any, stage: Path, c
     batches = [[p] * batch_size for p in probes] * SPEED_REPEATS
     with scratch_dir(stage) as tmp:
         exporter.export(src, tmp, "fp32")
-        write_inference_yml(tmp, src.model_name or src.spec.name, src.charset.dict_characters, src.preprocess)
+        write_artifact_yml(tmp, src)
         fp32 = TextRecognizer(ModelDir.open(tmp), backend=tgt.backend, threads=threads, precision="f32", cache_dir=None)
         best = {"fp32": float("inf"), "int8": float("inf")}
         for rec in (fp32, candidate):  # warm: the first run of a shape compiles it
@@ -226,11 +240,22 @@ def _speedup_over_fp32(src: ModelDir, tgt: Target, exporter: Any, stage: Path, c
             "speedup_vs_fp32": round(best["fp32"] / best["int8"], 2)}
 
 
-def _reference(src: ModelDir, threads: int) -> TextRecognizer:
+def predictor_class(model: ModelDir) -> Any:
+    """The predictor that runs ``model``'s task."""
+    if model.task == "det":
+        from edge_sdk.det import TextDetector
+        return TextDetector
+    if model.task == "cls":
+        from edge_sdk.cls import TextLineClassifier
+        return TextLineClassifier
+    return TextRecognizer
+
+
+def _reference(src: ModelDir, threads: int) -> Any:
     """The Paddle model behind ``src`` on Paddle Inference; for an ONNX source without a reachable
     Paddle origin, the ONNX itself on onnxruntime (the parity report names which)."""
     if src.is_paddle:
-        return TextRecognizer(src, backend="paddle", threads=threads)
+        return predictor_class(src)(src, backend="paddle", threads=threads)
     origin = Path(src.manifest.get("source", {}).get("path", ""))
     if str(origin) not in ("", ".") and origin.is_dir():
         try:
@@ -238,12 +263,61 @@ def _reference(src: ModelDir, threads: int) -> TextRecognizer:
         except EdgeSDKError:
             origin_dir = None
         if origin_dir is not None and origin_dir.is_paddle:
-            return TextRecognizer(origin_dir, backend="paddle", threads=threads)
+            return predictor_class(origin_dir)(origin_dir, backend="paddle", threads=threads)
     if src.manifest.get("source"):  # an edge-sdk artifact whose Paddle origin has moved
         log.warning("no Paddle origin found for %s; checking against it on onnxruntime", src.path)
     else:  # an ONNX source (a zoo mirror, a user's export): it is the reference
         log.info("%s is an ONNX source; checking against it on onnxruntime", src.path)
-    return TextRecognizer(src, backend="onnxruntime", threads=threads)
+    return predictor_class(src)(src, backend="onnxruntime", threads=threads)
+
+
+def _task_check_items(check_data: Optional[Union[str, Path]], limit: Optional[int],
+                      src: ModelDir) -> Tuple[Tuple[list, list], str]:
+    """The images (det) or line crops (cls) the parity check runs on, their names, and the data's name.
+    Without ``--check-data``: pages laid out from the SDK's sample lines (det), the sample lines (cls)."""
+    from edge_sdk.preprocess import read_image
+
+    if check_data is None:
+        if src.task == "det":
+            pages = sample_pages()
+            return (pages[:limit], [f"sample page {i}" for i in range(len(pages))][:limit]), \
+                f"{len(pages[:limit])} pages laid out from the edge-sdk sample lines"
+        samples = default_samples()[:limit]
+        return ([read_image(s.path) for s in samples], [str(s.path) for s in samples]), \
+            f"edge-sdk sample lines ({len(samples)})"
+    try:
+        samples = load_samples(Path(check_data), limit)
+        return ([read_image(s.path) for s in samples], [str(s.path) for s in samples]), str(check_data)
+    except EdgeSDKError as exc:
+        raise ConversionError(f"--check-data: {exc}") from exc
+
+
+def sample_pages(pages: int = 2, seed: int = 0) -> List[Any]:
+    """Whole-image check inputs without any data: the SDK's sample lines laid out on light, noisy pages
+    (BGR uint8, 640 x 800), each line at its own scale and place."""
+    import cv2
+    import numpy as np
+
+    from edge_sdk.preprocess import read_image
+
+    rng = np.random.RandomState(seed)
+    lines = [read_image(s.path) for s in default_samples()]
+    out = []
+    for p in range(pages):
+        page = (rng.randint(215, 250) + rng.randint(0, 12, (640, 800, 3))).astype(np.uint8)
+        y = 24
+        for img in lines[p::pages] * 2:
+            h, w = img.shape[:2]
+            scale = min(rng.uniform(0.8, 2.0), 700 / w, 120 / h)
+            img = cv2.resize(img, (max(1, int(w * scale)), max(1, int(h * scale))))
+            h, w = img.shape[:2]
+            if y + h > 620:
+                break
+            x = int(rng.randint(10, max(11, 790 - w)))
+            page[y:y + h, x:x + w] = img
+            y += h + int(rng.randint(20, 50))
+        out.append(page)
+    return out
 
 
 def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int], src: ModelDir,
@@ -274,10 +348,20 @@ def _manifest(src: ModelDir, tgt: Target, precision: str, stage: Path, report: O
               not_run: str, io: Dict[str, Any], runtime: Dict[str, Any], notes: List[str]) -> Dict[str, Any]:
     files = [src.model_file] + ([src.model_file.with_suffix(".pdiparams")] if src.is_paddle else [])
     pp = src.preprocess
-    io_spec: Dict[str, Any] = {"layout": "NCHW", "height": pp.height, "width": "dynamic",
-                               "min_width": pp.min_width, "max_width": pp.max_width, "width_step": pp.width_step,
-                               "color": pp.color, "mean": pp.mean, "std": pp.std,
-                               "classes": len(src.charset), **io}
+    io_spec: Dict[str, Any]
+    if src.task == "det":
+        d = src.det
+        io_spec = {"task": "det", "layout": "NCHW", "height": "dynamic", "width": "dynamic", "multiple_of": 32,
+                   "limit_side_len": d.limit_side_len, "limit_type": d.limit_type, "max_side_limit": d.max_side_limit,
+                   "color": "BGR", "mean": list(d.mean), "std": list(d.std), **io}
+    elif src.task == "cls":
+        c = src.cls
+        io_spec = {"task": "cls", "layout": "NCHW", "height": c.height, "width": c.width, "color": "BGR",
+                   "mean": c.mean, "std": c.std, "labels": list(c.labels), **io}
+    else:
+        io_spec = {"task": "rec", "layout": "NCHW", "height": pp.height, "width": "dynamic",
+                   "min_width": pp.min_width, "max_width": pp.max_width, "width_step": pp.width_step,
+                   "color": pp.color, "mean": pp.mean, "std": pp.std, "classes": len(src.charset), **io}
     hints = {k: v for k, v in runtime.items() if k != "opt_path"}
     return {
         "model_name": src.model_name or src.spec.name,

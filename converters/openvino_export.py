@@ -12,7 +12,9 @@ from typing import Dict, List, Optional, Sequence
 from edge_sdk._fs import scratch_dir
 from edge_sdk.errors import ConversionError
 from edge_sdk.model_dir import OV_RT_INFO_DICT, ModelDir
+from edge_sdk.predictor import input_shape
 from runtimes.base import first_line
+from runtimes.openvino_backend import fix_input_shape
 
 from . import onnx_export, quantize
 from edge_sdk._native_log import captured_native_output
@@ -44,10 +46,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
                 model = ov.convert_model(str(frontend_input))
             except Exception as exc:  # OpenVINO raises OpConversionFailure and plain RuntimeErrors
                 raise ConversionError(f"OpenVINO could not convert {frontend_input.name} ({first_line(exc)}).") from exc
-        inp = model.inputs[0]
-        shape = inp.get_partial_shape()
-        if shape.rank.is_static and shape.rank.get_length() == 4 and shape[2].is_dynamic:
-            model.reshape({inp.get_any_name(): [-1, 3, source.preprocess.height, -1]})
+        fix_input_shape(model, input_shape(source))
         notes: List[str] = []
         if precision == "int8":
             recipe = quantize.recipe_for(source).openvino
@@ -60,7 +59,8 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
                 report = model.get_rt_info(["edge_sdk", "accuracy_control"]).astype(str)
                 notes.append(f"--max-acc-drop {100 * goal.max_drop:g}: NNCF accuracy control on "
                              f"{len(goal.samples)} lines of {goal.data_name}: {report}")
-        model.set_rt_info("\n".join(source.charset.dict_characters), OV_RT_INFO_DICT)
+        if source.task == "rec":
+            model.set_rt_info("\n".join(source.charset.dict_characters), OV_RT_INFO_DICT)
         model.set_rt_info(source.model_name or "", ["edge_sdk", "model_name"])
         model.set_rt_info(route, ["edge_sdk", "conversion_route"])
         out = stage / XML_FILE

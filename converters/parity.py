@@ -17,6 +17,7 @@ from edge_sdk.datasets import Sample
 from edge_sdk.metrics import paired_changes, rec_metrics
 from edge_sdk.preprocess import read_image
 from edge_sdk.progress import progress
+from edge_sdk.predictor import Predictor
 from edge_sdk.recognizer import TextRecognizer
 from edge_sdk.zoo import ParityCriteria
 
@@ -140,7 +141,7 @@ def check_parity(reference: TextRecognizer, candidate: TextRecognizer, samples: 
     failures = (criteria.failures(max(max_diff, deployed_diff), worst_identical / n, nonfinite, labelled, paired) if n
                 else ["no lines checked"])
     return ParityReport(
-        reference=_describe(reference), candidate=_describe(candidate), data=data_name, lines=n,
+        reference=describe_predictor(reference), candidate=describe_predictor(candidate), data=data_name, lines=n,
         identical_text=identical, identical_text_ignoring_spaces=identical_ns, max_abs_prob_diff=max_diff,
         p99_abs_prob_diff=p99, worst_line=worst,
         nonfinite_lines=nonfinite, criteria=str(criteria), passed=not failures, failures=failures,
@@ -157,7 +158,8 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)))
 
 
-def _describe(rec: TextRecognizer) -> str:
+def describe_predictor(rec: Predictor) -> str:
+    """backend, its version and the model format, e.g. "paddle 3.3.1 (paddle-legacy)"."""
     info = rec.session.describe()
     version = info.get("version")
     return f"{rec.backend}{' ' + str(version) if version else ''} ({rec.model.format})"

@@ -5,6 +5,9 @@
     for res in model.predict("line.png"):
         res.print()
 
+``create_model("PP-OCRv4_mobile_det")`` gives a text detector (``edge_sdk.det``) and
+``create_model("ch_ppocr_mobile_v2.0_cls")`` a line orientation classifier (``edge_sdk.cls``).
+
 ``convert`` pulls in paddlepaddle and paddle2onnx, so it is imported only when called.
 """
 from __future__ import annotations

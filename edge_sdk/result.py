@@ -63,12 +63,7 @@ class TextRecResult:
 
     def save_to_json(self, save_path: Union[str, Path], indent: int = 4, ensure_ascii: bool = False) -> Path:
         """Write the JSON; a path not ending in ``.json`` is a directory and gets ``<stem>_res.json``."""
-        target = Path(save_path)
-        if mimetypes.guess_type(str(target))[0] != "application/json":
-            target = target / f"{Path(self._name).stem}_res.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")
-        return target
+        return save_json(self.json, self._name, save_path, indent, ensure_ascii)
 
     def to_img(self) -> np.ndarray:
         """The line image with ``text (score)`` drawn in a white band under it (BGR uint8)."""
@@ -93,23 +88,41 @@ class TextRecResult:
 
     def save_to_img(self, save_path: Union[str, Path]) -> Path:
         """Save ``to_img()``; a path without an image suffix is a directory and gets ``<stem>_res<ext>``."""
-        import cv2
+        return save_img(self.to_img(), self._name, save_path)
 
-        target = Path(save_path)
-        mime = mimetypes.guess_type(str(target))[0]
-        if not (mime and mime.startswith("image/")):
-            name = Path(self._name)
-            suffix = name.suffix if (mimetypes.guess_type(name.name)[0] or "").startswith("image/") else ".png"
-            target = target / f"{name.stem}_res{suffix}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            ok, buf = cv2.imencode(target.suffix, self.to_img())
-        except cv2.error:
-            ok = False
-        if not ok:
-            raise InputError(f"cannot write an image as {target.suffix}; save as .png or .jpg.")
-        buf.tofile(str(target))
-        return target
+
+def save_json(data: Dict[str, Any], name: str, save_path: Union[str, Path], indent: int = 4,
+              ensure_ascii: bool = False) -> Path:
+    """Write a result's JSON to ``save_path``; a path not ending in ``.json`` is a directory and gets
+    ``<stem of name>_res.json``."""
+    target = Path(save_path)
+    if mimetypes.guess_type(str(target))[0] != "application/json":
+        target = target / f"{Path(name).stem}_res.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")
+    return target
+
+
+def save_img(img: np.ndarray, name: str, save_path: Union[str, Path], tag: str = "res") -> Path:
+    """Write a result's picture (BGR uint8) to ``save_path``; a path without an image suffix is a directory
+    and gets ``<stem of name>_<tag><name's image suffix, else .png>``."""
+    import cv2
+
+    target = Path(save_path)
+    mime = mimetypes.guess_type(str(target))[0]
+    if not (mime and mime.startswith("image/")):
+        stem = Path(name)
+        suffix = stem.suffix if (mimetypes.guess_type(stem.name)[0] or "").startswith("image/") else ".png"
+        target = target / f"{stem.stem}_{tag}{suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ok, buf = cv2.imencode(target.suffix, img)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise InputError(f"cannot write an image as {target.suffix}; save as .png or .jpg.")
+    buf.tofile(str(target))
+    return target
 
 
 def _text_width(font: Any, text: str) -> int:

@@ -1,0 +1,101 @@
+"""The text detector: a whole image -> shared resizing -> a runtime session -> shared DB post-processing."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
+
+import numpy as np
+
+from ..errors import InputError, ModelFormatError
+from ..inputs import InputLike, iter_items
+from ..model_dir import TASK_NAMES, ModelDir
+from ..options import ON_ERROR, check_choice
+from ..predictor import Predictor
+from ..preprocess import to_bgr
+from ..zoo import DetParams
+from .postprocess import boxes_from_map, reading_order
+from .preprocess import det_input
+from .result import TextDetResult
+
+# what a caller may change per call, and the range each may take (PaddleX's predict() arguments)
+OVERRIDES = {"limit_side_len": (1, 10000), "thresh": (0.0, 1.0), "box_thresh": (0.0, 1.0),
+             "unclip_ratio": (0.0, 10.0), "max_side_limit": (32, 10000)}
+
+
+class TextDetector(Predictor):
+    """A loaded text-detection model (DB: PP-OCRv4/v5/v6 det). Build it with ``edge_sdk.create_model``.
+
+    Shared by threads like every predictor: ``detect``/``predict`` keep no state between calls; per-call
+    settings are arguments, never written to the detector.
+    """
+
+    def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
+                 precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
+                 optimize_graph: bool = True) -> None:
+        if model.task != "det":
+            raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a detector.")
+        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
+        self.params = model.det
+        probe = self.session.run(np.zeros((1, 3, 64, 64), np.float32))  # a warm-up that checks the output
+        if probe.ndim != 4 or probe.shape[1] != 1 or probe.shape[2:] != (64, 64):
+            raise ModelFormatError(f"{model.model_file.name} outputs shape {list(probe.shape)} for a 64 x 64 image; "
+                                   "a DB text detector outputs [N, 1, H, W].")
+
+    def settings(self, **overrides: Any) -> DetParams:
+        """The model's detection settings with ``overrides`` (PaddleX's names) applied and checked."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        for key, value in given.items():
+            if key == "limit_type":
+                check_choice("limit_type", value, ("min", "max"))
+                continue
+            if key not in OVERRIDES:
+                raise InputError(f"unknown detection setting {key!r}; use {', '.join(['limit_type', *OVERRIDES])}.")
+            lo, hi = OVERRIDES[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise InputError(f"{key} must be a number from {lo:g} to {hi:g}, not {value!r}.")
+        return dataclasses.replace(self.params, **given)
+
+    def probability_map(self, image: np.ndarray, params: Optional[DetParams] = None) -> Tuple[np.ndarray, Tuple[int, int]]:
+        """The text probability map of one BGR image (float32, the resized input's size) and the
+        (height, width) it stands for."""
+        x, size = det_input(to_bgr(image), params or self.params)
+        return self.session.run(x)[0, 0], size
+
+    def detect(self, image: np.ndarray, **overrides: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """Text boxes (int16 [K, 4, 2], reading order) and their scores (float32 [K]) in one BGR image."""
+        params = self.settings(**overrides)
+        image = to_bgr(image)
+        prob, size = self.probability_map(image, params)
+        boxes, scores = boxes_from_map(prob, size, params)
+        h, w = image.shape[:2]
+        boxes[..., 0] = np.minimum(boxes[..., 0], w)  # a padded tiny image: keep boxes on the image
+        boxes[..., 1] = np.minimum(boxes[..., 1], h)
+        order = _order(boxes)
+        return boxes[order], scores[order]
+
+    def predict(self, inputs: InputLike, on_error: str = "stop", **overrides: Any) -> Iterator[TextDetResult]:
+        """Detect text in each input (paths, folders, arrays, bytes: as ``TextRecognizer.predict``)."""
+        check_choice("on_error", on_error, ON_ERROR)
+        self.settings(**overrides)  # bad settings fail before any input is read
+        for item in iter_items(inputs):
+            try:
+                image = item.load()
+            except InputError:
+                if on_error == "stop":
+                    raise
+                continue
+            boxes, scores = self.detect(image, **overrides)
+            yield TextDetResult(item.input_path, boxes, scores, image, name=item.name)
+
+    def describe(self) -> Dict[str, object]:
+        return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
+                "task": "det", **self.session.describe(), "chosen_by": self.chosen_by}
+
+
+def _order(boxes: np.ndarray) -> np.ndarray:
+    """Indices of ``boxes`` in reading order."""
+    if len(boxes) == 0:
+        return np.zeros((0,), np.int64)
+    keyed = np.concatenate([boxes, np.arange(len(boxes), dtype=np.int16).reshape(-1, 1, 1).repeat(2, 2)], axis=1)
+    return reading_order(keyed)[:, 4, 0].astype(np.int64)
