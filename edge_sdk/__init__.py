@@ -6,7 +6,8 @@
         res.print()
 
 ``create_model("PP-OCRv4_mobile_det")`` gives a text detector (``edge_sdk.det``) and
-``create_model("ch_ppocr_mobile_v2.0_cls")`` a line orientation classifier (``edge_sdk.cls``).
+``create_model("ch_ppocr_mobile_v2.0_cls")`` a line orientation classifier (``edge_sdk.cls``);
+``create_pipeline("OCR")`` reads whole images with the three (``edge_sdk.pipeline``).
 
 ``convert`` pulls in paddlepaddle and paddle2onnx, so it is imported only when called.
 """
@@ -17,6 +18,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .errors import EdgeSDKError  # noqa: E402
+from .pipeline import OCRPipeline, OCRResult, create_pipeline  # noqa: E402
 from .recognizer import TextRecognizer, create_model  # noqa: E402
 from .result import TextRecResult  # noqa: E402
 from .zoo import DEFAULT_MODEL, MODELS  # noqa: E402
@@ -29,5 +31,5 @@ def convert(*args: Any, **kwargs: Any) -> Any:
     return _convert(*args, **kwargs)
 
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "EdgeSDKError", "TextRecResult", "TextRecognizer", "convert", "create_model",
-           "__version__"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "EdgeSDKError", "OCRPipeline", "OCRResult", "TextRecResult", "TextRecognizer",
+           "convert", "create_model", "create_pipeline", "__version__"]

@@ -18,6 +18,8 @@ import runtimes
 
 from .errors import EdgeSDKError
 from .limits import shown
+from .model_dir import TASK_NAMES
+from .zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL
 
 # Kept in step with converters.TARGETS by tests/test_cli.py; the CLI must not import converters
 # (and so paddle) unless `convert` runs.
@@ -74,7 +76,7 @@ def models() -> None:
     Example: edge-sdk models
     """
     from .hub import is_cached
-    from .zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL, MODELS
+    from .zoo import MODELS
 
     def num(x: Optional[float], fmt: str) -> str:
         return "-" if x is None else format(x, fmt)
@@ -271,6 +273,9 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
         raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
     rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path,
                        precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"))
+    if rec.model.task != "rec":
+        raise click.UsageError(f"{model} is a text {TASK_NAMES[rec.model.task]} model; `edge-sdk predict` "
+                               "recognizes text lines, `edge-sdk ocr` reads whole images.")
     logging.getLogger("edge_sdk").info("running %s", rec.describe())
     run = rec.predict(list(inputs), batch_size=batch_size, keep_images=save_dir is not None, on_error=on_error,
                       allow_outside_paths=allow_outside_paths, max_pixels=max_pixels)
@@ -295,6 +300,55 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
         click.echo(f"skipped {len(skipped)} of {n + len(skipped)} inputs (--on-error skip):", err=True)
         for s in skipped:
             click.echo(f"  {s['error']}", err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--det", default=DEFAULT_DET_MODEL, show_default=True, help="Text detection model (zoo name or path).")
+@click.option("--rec", default=DEFAULT_MODEL, show_default=True, help="Text recognition model (zoo name or path).")
+@click.option("--cls", "cls_model", default=DEFAULT_CLS_MODEL, show_default=True,
+              help="Text-line orientation model (zoo name or path).")
+@click.option("--no-orientation", is_flag=True, help="Leave the line orientation stage out.")
+@click.option("--backend", "-b", type=click.Choice(BACKEND_CHOICES[:1] + BACKEND_CHOICES[2:]), default="auto",
+              show_default=True, help="Runtime backend for every stage; auto = the best one for each.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
+@click.option("--box-thresh", type=click.FloatRange(0, 1), help="Detection box threshold [default: the model's].")
+@click.option("--limit-side-len", type=click.IntRange(1, 10000), help="Detection resize limit [default: 64].")
+@click.option("--limit-type", type=click.Choice(["min", "max"]), help="min: up-scale short sides to the limit; "
+              "max: down-scale long sides to it [default: min].")
+@click.option("--score-thresh", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Keep recognized lines scoring at least this (text_rec_score_thresh).")
+@click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Save <name>_ocr_res_img.png and <name>_res.json per image here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one PaddleX-style JSON object per image.")
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="At an unreadable image: stop with an error, or skip it and go on.")
+@_friendly_errors
+def ocr(inputs: Tuple[str, ...], det: str, rec: str, cls_model: str, no_orientation: bool, backend: str,
+        threads: int, box_thresh: Optional[float], limit_side_len: Optional[int], limit_type: Optional[str],
+        score_thresh: float, save_dir: Optional[Path], as_json: bool, on_error: str) -> None:
+    """Read the text in whole images: detection, line orientation, recognition (PaddleX's OCR pipeline).
+
+    Example: edge-sdk ocr shelf.jpg --save-dir out/ocr
+    """
+    from .pipeline import create_pipeline
+
+    if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
+        raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
+    pipe = create_pipeline("OCR", det=det, rec=rec, cls=None if no_orientation else cls_model, backend=backend,
+                           threads=threads, text_rec_score_thresh=score_thresh)
+    logging.getLogger("edge_sdk").info("running %s", pipe.describe())
+    settings = {"box_thresh": box_thresh, "limit_side_len": limit_side_len, "limit_type": limit_type}
+    for res in pipe.predict(list(inputs), on_error=on_error, **settings):
+        if as_json:
+            click.echo(json.dumps(res.json, ensure_ascii=False))
+        else:
+            click.echo(f"{shown(res.input_path or res.name)}: {len(res['rec_texts'])} lines")
+            for text, score, box in zip(res["rec_texts"], res["rec_scores"], res["rec_boxes"]):
+                click.echo(f"  {text}\t{score:.4f}\t{box.tolist()}")
+        if save_dir is not None:
+            res.save_to_img(save_dir)
+            res.save_to_json(save_dir)
 
 
 @main.command("eval")
