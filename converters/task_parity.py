@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from edge_sdk.cls import TextLineClassifier
-from edge_sdk.det import TextDetector, boxes_from_map
+from edge_sdk.det import TextDetector, boxes_from_map, quad_iou
 
 from .parity import describe_predictor
 
@@ -88,14 +88,6 @@ def _failures(criteria: TaskCriteria, max_diff: float, agreement: float, nonfini
     if agreement < criteria.min_agreement:
         out.append(f"{100 * agreement:.1f}% {what} agree < {100 * criteria.min_agreement:g}%")
     return out
-
-
-def quad_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two convex quadrilaterals."""
-    pa, pb = a.astype(np.float32), b.astype(np.float32)
-    inter, _ = cv2.intersectConvexConvex(pa, pb)
-    union = cv2.contourArea(pa) + cv2.contourArea(pb) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def match_boxes(ref: np.ndarray, cand: np.ndarray, iou: float = MATCH_IOU) -> Tuple[int, int]:

@@ -303,7 +303,10 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
+@click.option("--gt", "gt", type=click.Path(dir_okay=False, path_type=Path),
+              help="Score against a PaddleOCR detection label file (path<TAB>[{transcription, points}]); its "
+                   "images are the inputs: detection and end-to-end precision/recall.")
 @click.option("--det", default=DEFAULT_DET_MODEL, show_default=True, help="Text detection model (zoo name or path).")
 @click.option("--rec", default=DEFAULT_MODEL, show_default=True, help="Text recognition model (zoo name or path).")
 @click.option("--cls", "cls_model", default=DEFAULT_CLS_MODEL, show_default=True,
@@ -324,7 +327,7 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="At an unreadable image: stop with an error, or skip it and go on.")
 @_friendly_errors
-def ocr(inputs: Tuple[str, ...], det: str, rec: str, cls_model: str, no_orientation: bool, backend: str,
+def ocr(inputs: Tuple[str, ...], gt: Optional[Path], det: str, rec: str, cls_model: str, no_orientation: bool, backend: str,
         threads: int, box_thresh: Optional[float], limit_side_len: Optional[int], limit_type: Optional[str],
         score_thresh: float, save_dir: Optional[Path], as_json: bool, on_error: str) -> None:
     """Read the text in whole images: detection, line orientation, recognition (PaddleX's OCR pipeline).
@@ -333,12 +336,24 @@ def ocr(inputs: Tuple[str, ...], det: str, rec: str, cls_model: str, no_orientat
     """
     from .pipeline import create_pipeline
 
+    if not inputs and gt is None:
+        raise click.UsageError("give INPUTS (images, folders) or --gt LABEL_FILE.")
+    if inputs and gt is not None:
+        raise click.UsageError("--gt takes its images from the label file; give no INPUTS with it.")
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
     pipe = create_pipeline("OCR", det=det, rec=rec, cls=None if no_orientation else cls_model, backend=backend,
                            threads=threads, text_rec_score_thresh=score_thresh)
     logging.getLogger("edge_sdk").info("running %s", pipe.describe())
     settings = {"box_thresh": box_thresh, "limit_side_len": limit_side_len, "limit_type": limit_type}
+    if gt is not None:
+        from .pipeline.evaluation import evaluate_ocr
+
+        scores = evaluate_ocr(pipe, gt, **settings)
+        if as_json:
+            click.echo(json.dumps(scores.to_json(), ensure_ascii=False))
+        click.echo(scores.summary(f"{det} + {'no orientation' if no_orientation else cls_model} + {rec} ({backend})"))
+        return
     for res in pipe.predict(list(inputs), on_error=on_error, **settings):
         if as_json:
             click.echo(json.dumps(res.json, ensure_ascii=False))

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from converters import convert
-from converters.task_parity import match_boxes, quad_iou
+from converters.task_parity import match_boxes
 from edge_sdk import create_model
 from edge_sdk.datasets import SAMPLES_DIR
-from edge_sdk.det import TextDetector, boxes_from_map, det_input, det_input_size, reading_order
+from edge_sdk.det import TextDetector, boxes_from_map, det_input, det_input_size, quad_iou, reading_order
 from edge_sdk.errors import ConversionError, EdgeSDKError, ModelFormatError
 from edge_sdk.hub import resolve
 from edge_sdk.model_dir import ModelDir
