@@ -43,13 +43,14 @@ class Case:
     artifact_precision: str = "fp32"
     size_mb: Optional[float] = None
     model_file: str = ""
+    stages: Dict[str, Optional[str]] = field(default_factory=dict)  # pipeline cases: det, cls, rec models
     result: Dict[str, Any] = field(default_factory=dict)
 
     def spec(self, data: Path, limit: Optional[int], widths: Sequence[int], runs: int, batch_size: int,
              threads: int) -> Dict[str, Any]:
         return {"kind": self.kind, "model": self.model, "backend": self.backend, "precision": self.precision,
                 "data": str(data), "limit": limit, "widths": list(widths), "runs": runs, "batch_size": batch_size,
-                "threads": threads}
+                "threads": threads, **self.stages}
 
 
 def _size_mb(md: ModelDir) -> float:
@@ -94,6 +95,45 @@ def plan_cases(models: Dict[str, ModelDir], profile: DeviceProfile, *, backends:
         cases.insert(0, Case("reference: RapidOCR rec (onnxruntime)", "rapidocr", "rapidocr_onnxruntime",
                              "rapidocr_onnxruntime", reference=True))
     return cases
+
+
+def plan_pipeline_cases(stages: Dict[str, Optional[str]], profile: DeviceProfile,
+                        references: Iterable[str] = REFERENCES) -> List[Case]:
+    """Whole-image OCR cases: the SDK's pipeline of ``stages`` (det, cls, rec; each on the backend ``auto``
+    picks for it), the same zoo models on Paddle Inference, and RapidOCR's full pipeline."""
+    label = " + ".join(Path(str(m)).name for m in (stages["det"], stages.get("cls"), stages["rec"]) if m)
+    cases = [Case(f"edge-sdk OCR: {label}", "sdk-ocr", label, "auto", stages=dict(stages))]
+    refs = list(references)
+    if "paddle" in refs and "paddle" in profile.backends:
+        sources = {k: (resolve(str(v)).model_name or str(v)) if v else None for k, v in stages.items()}
+        cases.insert(0, Case("reference: edge-sdk OCR on Paddle Inference", "sdk-ocr", "paddle", "paddle",
+                             reference=True, stages=sources))
+    if "rapidocr" in refs and find_spec("rapidocr_onnxruntime") is not None:
+        cases.insert(0, Case("reference: RapidOCR pipeline (onnxruntime)", "rapidocr-ocr", "rapidocr_onnxruntime",
+                             "rapidocr_onnxruntime", reference=True))
+    return cases
+
+
+def pipeline_table(cases: Sequence[Case]) -> str:
+    ok = [c for c in cases if c.reference and "images_per_s" in c.result]
+    base = next((c for c in ok if c.kind == "rapidocr-ocr"), ok[0] if ok else None)
+    head = ["case", "backends", "cold s", "p50 ms/image", "p90", "images/s",
+            f"x {'RapidOCR' if base and base.kind == 'rapidocr-ocr' else 'ref'}", "det H %", "e2e H %", "RSS MB"]
+    rows = []
+    for c in cases:
+        r = c.result
+        if "error" in r:
+            rows.append([c.label, "", "", "", "", "", "", "", "", r["error"]])
+            continue
+        sc = r.get("scores", {})
+        rows.append([c.label, r["backend"], f"{r['cold_start_s']:.2f}", f"{r['latency_ms']['p50']:.1f}",
+                     f"{r['latency_ms']['p90']:.1f}", f"{r['images_per_s']:.2f}",
+                     f"{r['images_per_s'] / base.result['images_per_s']:.2f}" if base else "",
+                     f"{100 * sc['det_hmean']:.1f}" if sc else "", f"{100 * sc['e2e_hmean']:.1f}" if sc else "",
+                     f"{r['peak_rss_mb']:.0f}"])
+    widths_col = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths_col)).rstrip()  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths_col])] + [fmt(r) for r in rows])
 
 
 def missing_references(references: Iterable[str], profile: DeviceProfile) -> List[str]:

@@ -1,10 +1,13 @@
 """One benchmark case, in a process of its own: ``python -m edge_sdk.bench_worker '<case json>'``.
 
 A fresh process per case keeps the figures honest: cold start counts the imports, and peak RSS is
-this case's alone. Prints one JSON object on stdout. Two kinds of case:
+this case's alone. Prints one JSON object on stdout. Kinds of case:
 - ``sdk``: ``create_model(model, backend, precision)`` and its ``recognize``/``predict``;
 - ``rapidocr``: RapidOCR's onnxruntime text recognizer (rec only, its bundled PP-OCRv4 rec ONNX), fed
-  the same images, as a user of ``rapidocr_onnxruntime`` runs it today.
+  the same images, as a user of ``rapidocr_onnxruntime`` runs it today;
+- ``sdk-ocr`` and ``rapidocr-ocr``: whole-image OCR, the SDK's pipeline (``create_pipeline``) or RapidOCR's
+  full one (det + cls + rec), image by image: images/s, per-image latency and, on a detection label file,
+  detection and end-to-end scores.
 """
 from __future__ import annotations
 
@@ -99,7 +102,73 @@ def rapidocr_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any],
             "version": version("rapidocr_onnxruntime")}, run_one, run_all
 
 
+def pipeline_main(case: Dict[str, Any]) -> Dict[str, Any]:
+    from pathlib import Path
+
+    import numpy as np
+
+    from edge_sdk.inputs import iter_items
+    from edge_sdk.pipeline.evaluation import OCRScores, read_det_labels
+    from edge_sdk.preprocess import read_image
+
+    data = Path(case["data"])
+    if data.is_file():
+        rows = [(p, truth) for p, truth in read_det_labels(data)]
+    else:
+        rows = [(Path(item.input_path), None) for item in iter_items(str(data)) if item.input_path]
+    rows = rows[:case.get("limit") or None]
+    images = [read_image(p) for p, _ in rows]
+    t0 = time.perf_counter()
+    if case["kind"] == "rapidocr-ocr":
+        from importlib.metadata import version
+
+        from rapidocr_onnxruntime import RapidOCR
+
+        engine = RapidOCR(intra_op_num_threads=case["threads"] or os.cpu_count())
+
+        def run(img: Any) -> Tuple[List[Any], List[str]]:
+            result = engine(img)[0] or []
+            return [r[0] for r in result], [r[1] for r in result]
+
+        info = {"backend": "rapidocr_onnxruntime", "device": "cpu", "precision": "f32", "format": "onnx",
+                "version": version("rapidocr_onnxruntime")}
+    else:
+        from edge_sdk.pipeline import create_pipeline
+
+        pipe = create_pipeline("OCR", det=case["det"], rec=case["rec"], cls=case.get("cls"), backend=case["backend"],
+                               threads=case["threads"], cache_dir=None)
+
+        def run(img: Any) -> Tuple[List[Any], List[str]]:
+            res = pipe.ocr(img)
+            return list(res["rec_polys"]), res["rec_texts"]
+
+        d = pipe.describe()
+        stages = [s for s in (d["det"], d["cls"], d["rec"]) if s]
+        info = {"backend": "+".join(str(s["backend"]) for s in stages), "device": "cpu", "precision": "f32",
+                "format": "+".join(str(s["format"]) for s in stages)}
+    run(images[0])  # warm-up: the first image compiles and allocates
+    out: Dict[str, Any] = {**info, "load_s": round(time.perf_counter() - t0, 3), "cold_start_s": round(process_age_s(), 3)}
+    scores = OCRScores()
+    times = []
+    start = time.perf_counter()
+    for (path, truth), img in zip(rows, images):
+        t = time.perf_counter()
+        polys, texts = run(img)
+        times.append((time.perf_counter() - t) * 1000)
+        if truth is not None:
+            scores.add(path.name, truth, [np.asarray(p, np.float32) for p in polys], texts)
+    elapsed = time.perf_counter() - start
+    out.update(images=len(rows), images_per_s=round(len(rows) / elapsed, 3),
+               latency_ms={"p50": round(percentile(times, 0.5), 1), "p90": round(percentile(times, 0.9), 1)})
+    if scores.images:
+        out["scores"] = scores.as_dict()
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
 def main(case: Dict[str, Any]) -> Dict[str, Any]:
+    if case["kind"] in ("sdk-ocr", "rapidocr-ocr"):
+        return pipeline_main(case)
     from edge_sdk.datasets import load_samples
     from edge_sdk.metrics import rec_metrics
     from edge_sdk.preprocess import read_image

@@ -395,9 +395,16 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
 
 
 @main.command()
-@click.argument("models", nargs=-1, required=True)
+@click.argument("models", nargs=-1)
 @click.option("--data", type=click.Path(exists=True, path_type=Path),
-              help="Lines for throughput (label file, dataset dir, image folder) [default: the SDK's samples].")
+              help="Lines for throughput (label file, dataset dir, image folder) [default: the SDK's samples]; "
+                   "with --pipeline, whole images: a detection label file (then scored) or an image folder.")
+@click.option("--pipeline", type=click.Choice(["OCR"]), help="Benchmark whole-image OCR instead of MODELS: the "
+              "pipeline of --det, --cls, --rec beside RapidOCR's pipeline and the Paddle reference.")
+@click.option("--det", default=DEFAULT_DET_MODEL, show_default=True, help="--pipeline: detection model.")
+@click.option("--cls", "cls_model", default=DEFAULT_CLS_MODEL, show_default=True,
+              help="--pipeline: line orientation model ('none' to leave it out).")
+@click.option("--rec", default=DEFAULT_MODEL, show_default=True, help="--pipeline: recognition model.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N lines of --data.")
 @click.option("--widths", default="320,640,1280", show_default=True, help="Line widths for one-line latency.")
 @click.option("--runs", type=click.IntRange(min=3), default=30, show_default=True, help="Timed runs per width.")
@@ -411,10 +418,12 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
               envvar="EDGE_SDK_LITE_PYTHON", help="A Python with paddlelite, to run .nb cases (its wheels stop at 3.10).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results here.")
 @_friendly_errors
-def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], widths: str, runs: int,
-          batch_size: int, threads: int, backends: Optional[str], precisions: Optional[str], references: str,
-          lite_python: Optional[str], json_path: Optional[Path]) -> None:
-    """Benchmark MODELS on every installed backend and precision, each case in its own process.
+def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str], det: str, cls_model: str,
+          rec: str, limit: Optional[int], widths: str, runs: int, batch_size: int, threads: int,
+          backends: Optional[str], precisions: Optional[str], references: str, lite_python: Optional[str],
+          json_path: Optional[Path]) -> None:
+    """Benchmark MODELS on every installed backend and precision, each case in its own process; or, with
+    --pipeline OCR, whole-image OCR against RapidOCR's pipeline.
 
     Example: edge-sdk bench out/rec-onnx out/rec-ov --data ../shared/datasets/ocr_rec_dataset_examples/val.txt
     """
@@ -435,6 +444,31 @@ def bench(models: Tuple[str, ...], data: Optional[Path], limit: Optional[int], w
                                  param_hint="--reference")
     split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else None  # noqa: E731
     profile = this_device()
+    if pipeline is not None:
+        if models:
+            raise click.UsageError("--pipeline benchmarks its --det/--cls/--rec stages; give no MODELS with it.")
+        if data is None:
+            raise click.UsageError("--pipeline needs --data: whole images (a detection label file such as "
+                                   "`python -m converters.synthetic_scenes out/scenes` writes, or an image folder).")
+        stages = {"det": det, "cls": None if cls_model.lower() == "none" else cls_model, "rec": rec}
+        cases = b.plan_pipeline_cases(stages, profile, refs)
+        click.echo(f"device: {profile.summary()}; data: {data}" + (f" (first {limit})" if limit else ""), err=True)
+        for i, case in enumerate(cases, 1):
+            click.echo(f"[{i}/{len(cases)}] {case.label} ...", err=True)
+            case.result = b.run_case(case, case.spec(data, limit, [], 0, 1, threads))
+        click.echo(b.pipeline_table(cases))
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps({"device": profile.to_dict(), "data": str(data), "pipeline": pipeline,
+                                             "cases": [{"label": c.label, **c.stages, **c.result} for c in cases]},
+                                            indent=1, ensure_ascii=False), encoding="utf-8")
+            click.echo(f"wrote {json_path}")
+        failed = [c.label for c in cases if "error" in c.result]
+        if failed:
+            raise click.ClickException(f"{len(failed)} case(s) failed: {', '.join(failed)}.")
+        return
+    if not models:
+        raise click.UsageError("give MODELS to benchmark, or --pipeline OCR.")
     data_path = b.check_data(data) if data else SAMPLES_DIR / "labels.txt"
     dirs = {name: resolve(name) for name in models}
     cases = b.plan_cases(dirs, profile, backends=split(backends), precisions=split(precisions), references=refs,

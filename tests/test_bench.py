@@ -91,3 +91,22 @@ def test_an_int8_case_is_compared_with_the_fp32_artifact_on_the_same_backend() -
     assert b.fp32_counterpart(onnx8_ov, cases) is onnx32_ov and b.speedup_over_fp32(onnx8_ov, cases) == pytest.approx(0.5)
     assert b.fp32_counterpart(ir8_bf16, cases) is None  # no FP32 artifact computed in bf16 here
     assert b.fp32_counterpart(ir32, cases) is None and b.fp32_counterpart(onnx8, [onnx8]) is None
+
+
+def test_pipeline_mode_times_whole_images_beside_rapidocr(tmp_path: Path) -> None:
+    from converters.synthetic_scenes import write_scenes
+
+    label = write_scenes(tmp_path / "scenes", count=4, seed=3)
+    out = tmp_path / "ocr.json"
+    res = CliRunner().invoke(main, ["bench", "--pipeline", "OCR", "--data", str(label), "--reference", "rapidocr",
+                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    cases = {c["label"]: c for c in json.loads(out.read_text())["cases"]}
+    assert set(cases) == {"reference: RapidOCR pipeline (onnxruntime)",
+                          "edge-sdk OCR: PP-OCRv4_mobile_det + ch_ppocr_mobile_v2.0_cls + PP-OCRv4_mobile_rec"}
+    for c in cases.values():
+        assert c["images"] == 4 and c["images_per_s"] > 0 and c["latency_ms"]["p50"] > 0
+        assert 0 < c["scores"]["det_hmean"] <= 1 and c["scores"]["truth_lines"] > 8
+    assert "x RapidOCR" in res.output
+    bad = CliRunner().invoke(main, ["bench", "--pipeline", "OCR"])
+    assert bad.exit_code == 2 and "--pipeline needs --data" in bad.output
