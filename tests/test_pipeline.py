@@ -131,3 +131,16 @@ def test_cli_ocr(page: Path, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "edge_sdk", "ocr", str(tmp_path / "missing.png")],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "missing.png" in proc.stderr
+
+
+@pytest.mark.paddlelite
+def test_the_pipeline_runs_on_paddle_lite(paddle_ocr, page: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("paddlelite", reason="the Paddle Lite runtime runs in the Python 3.9 leg")
+    for name in ("PP-OCRv4_mobile_det", "ch_ppocr_mobile_v2.0_cls", "PP-OCRv4_mobile_rec"):
+        convert(name, "paddlelite", tmp_path / name, valid_places="x86")
+    lite = create_pipeline("OCR", det=str(tmp_path / "PP-OCRv4_mobile_det"), cls=str(tmp_path / "ch_ppocr_mobile_v2.0_cls"),
+                           rec=str(tmp_path / "PP-OCRv4_mobile_rec"))
+    assert {lite.det.backend, lite.cls.backend, lite.rec.backend} == {"paddlelite"}
+    (ref,) = list(paddle_ocr.predict(str(page)))
+    (got,) = list(lite.predict(str(page)))
+    assert np.array_equal(ref["dt_polys"], got["dt_polys"]) and ref["rec_texts"] == got["rec_texts"]
