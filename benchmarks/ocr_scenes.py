@@ -72,7 +72,7 @@ def main() -> None:
             print(f"{name} -> {target}: {'PASS' if r.parity and r.parity.passed else 'FAIL'}", flush=True)
     runs = {
         "edge-sdk, Paddle Inference (reference)": run_sdk(create_pipeline("OCR", backend="paddle"), rows),
-        "edge-sdk, converted FP32 (OpenVINO det/rec, onnxruntime cls)": run_sdk(create_pipeline(
+        "edge-sdk, converted FP32 artifacts (auto backends)": run_sdk(create_pipeline(
             "OCR", det=str(arts / "PP-OCRv4_mobile_det"), cls=str(arts / "ch_ppocr_mobile_v2.0_cls"),
             rec=str(arts / "PP-OCRv4_mobile_rec")), rows),
     }
