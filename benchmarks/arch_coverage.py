@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from converters import convert  # noqa: E402
 from converters.architectures import LEGACY_TARGETS, TARGET_BACKENDS, architectures, logit_diffs, save  # noqa: E402
 from edge_sdk.datasets import load_samples, shared_datasets_dir  # noqa: E402
-from edge_sdk.preprocess import read_image  # noqa: E402
+from edge_sdk.images import read_image  # noqa: E402
 from edge_sdk.datasets import SAMPLES_DIR  # noqa: E402
 from edge_sdk.zoo import MODELS  # noqa: E402
 

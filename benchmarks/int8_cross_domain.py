@@ -26,7 +26,7 @@ from converters.synthetic_lines import check_set  # noqa: E402
 from edge_sdk.datasets import load_samples, shared_datasets_dir  # noqa: E402
 from edge_sdk.hub import resolve  # noqa: E402
 from edge_sdk.model_dir import ModelDir  # noqa: E402
-from edge_sdk.recognizer import TextRecognizer  # noqa: E402
+from edge_sdk.rec.recognizer import TextRecognizer  # noqa: E402
 from edge_sdk.zoo import ParityCriteria  # noqa: E402
 
 BACKEND = {"openvino": "openvino", "onnx": "onnxruntime"}

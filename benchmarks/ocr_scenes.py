@@ -23,7 +23,7 @@ from converters import convert  # noqa: E402
 from converters.synthetic_scenes import write_scenes  # noqa: E402
 from edge_sdk.pipeline import create_pipeline  # noqa: E402
 from edge_sdk.pipeline.evaluation import OCRScores, read_det_labels  # noqa: E402
-from edge_sdk.preprocess import read_image  # noqa: E402
+from edge_sdk.images import read_image  # noqa: E402
 
 
 def run_sdk(pipe: Any, rows: List[Any]) -> Dict[str, Any]:

@@ -18,7 +18,7 @@ from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.hub import resolve
 from edge_sdk.model_dir import MANIFEST, TASK_NAMES, ModelDir, write_artifact_yml
-from edge_sdk.recognizer import TextRecognizer
+from edge_sdk.rec.recognizer import TextRecognizer
 
 from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
@@ -212,7 +212,7 @@ def _speedup_over_fp32(src: ModelDir, tgt: Target, exporter: Any, stage: Path, c
 
     import cv2
 
-    from edge_sdk.preprocess import read_image
+    from edge_sdk.images import read_image
 
     line = read_image(samples[0].path)
     height = src.preprocess.height
@@ -275,7 +275,7 @@ def _task_check_items(check_data: Optional[Union[str, Path]], limit: Optional[in
                       src: ModelDir) -> Tuple[Tuple[list, list], str]:
     """The images (det) or line crops (cls) the parity check runs on, their names, and the data's name.
     Without ``--check-data``: pages laid out from the SDK's sample lines (det), the sample lines (cls)."""
-    from edge_sdk.preprocess import read_image
+    from edge_sdk.images import read_image
 
     if check_data is None:
         if src.task == "det":
@@ -298,7 +298,7 @@ def sample_pages(pages: int = 2, seed: int = 0) -> List[Any]:
     import cv2
     import numpy as np
 
-    from edge_sdk.preprocess import read_image
+    from edge_sdk.images import read_image
 
     rng = np.random.RandomState(seed)
     lines = [read_image(s.path) for s in default_samples()]

@@ -172,7 +172,7 @@ def logit_diffs(model_dir: Path, artifacts: Dict[str, Path], images: List[np.nda
     """Max abs difference of the CTC logits of each artifact (target -> dir) from Paddle Inference's on
     ``images``, and the reference logits' mean std and max abs."""
     from edge_sdk.model_dir import ModelDir
-    from edge_sdk.recognizer import TextRecognizer
+    from edge_sdk.rec.recognizer import TextRecognizer
 
     ref = TextRecognizer(ModelDir.open(model_dir), backend="paddle", threads=2)
     want = ref.run_lines(images, 1)

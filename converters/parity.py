@@ -12,13 +12,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from edge_sdk.ctc import ctc_greedy_decode
+from edge_sdk.rec.ctc import ctc_greedy_decode
 from edge_sdk.datasets import Sample
 from edge_sdk.metrics import paired_changes, rec_metrics
-from edge_sdk.preprocess import read_image
+from edge_sdk.images import read_image
 from edge_sdk.progress import progress
 from edge_sdk.predictor import Predictor
-from edge_sdk.recognizer import TextRecognizer
+from edge_sdk.rec.recognizer import TextRecognizer
 from edge_sdk.zoo import ParityCriteria
 
 CHUNK = 64  # lines held in memory at once: one line's probabilities are T x 6625 floats

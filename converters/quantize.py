@@ -62,12 +62,13 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 import runtimes
-from edge_sdk.ctc import Charset, ctc_greedy_decode
+from edge_sdk.rec.ctc import Charset, ctc_greedy_decode
 from edge_sdk.datasets import Sample, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.metrics import line_correct
 from edge_sdk.model_dir import ModelDir
-from edge_sdk.preprocess import read_image, resize_normalize
+from edge_sdk.images import read_image
+from edge_sdk.rec.preprocess import resize_normalize
 from edge_sdk.zoo import Preprocess
 
 log = logging.getLogger("edge_sdk.convert")

@@ -19,8 +19,9 @@ __version__ = "0.1.0"
 
 from .errors import EdgeSDKError  # noqa: E402
 from .pipeline import OCRPipeline, OCRResult, create_pipeline  # noqa: E402
-from .recognizer import TextRecognizer, create_model  # noqa: E402
-from .result import TextRecResult  # noqa: E402
+from .predictor import create_model  # noqa: E402
+from .rec.recognizer import TextRecognizer  # noqa: E402
+from .rec.result import TextRecResult  # noqa: E402
 from .zoo import DEFAULT_MODEL, MODELS  # noqa: E402
 
 

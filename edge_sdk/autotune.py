@@ -25,7 +25,8 @@ from runtimes.selection import Candidate
 
 from .hub import cache_root, sha256_of
 from .model_dir import ModelDir
-from .preprocess import read_image, resize_normalize
+from .images import read_image
+from .rec.preprocess import resize_normalize
 
 log = logging.getLogger("edge_sdk.autotune")
 

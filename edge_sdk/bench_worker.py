@@ -60,7 +60,7 @@ def time_latency(run_one: Callable[[Any], Any], line: Any, runs: int) -> Dict[st
 
 
 def sdk_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any], Callable[[List[str]], List[str]]]:
-    from edge_sdk.recognizer import create_model
+    from edge_sdk import create_model
 
     rec = create_model(case["model"], backend=case["backend"], threads=case["threads"], device=case.get("device", "auto"),
                        precision=case["precision"], cache_dir=None)
@@ -109,7 +109,7 @@ def pipeline_main(case: Dict[str, Any]) -> Dict[str, Any]:
 
     from edge_sdk.inputs import iter_items
     from edge_sdk.pipeline.evaluation import OCRScores, read_det_labels
-    from edge_sdk.preprocess import read_image
+    from edge_sdk.images import read_image
 
     data = Path(case["data"])
     if data.is_file():
@@ -171,7 +171,7 @@ def main(case: Dict[str, Any]) -> Dict[str, Any]:
         return pipeline_main(case)
     from edge_sdk.datasets import load_samples
     from edge_sdk.metrics import rec_metrics
-    from edge_sdk.preprocess import read_image
+    from edge_sdk.images import read_image
     from pathlib import Path
 
     samples = load_samples(Path(case["data"]), case.get("limit"))

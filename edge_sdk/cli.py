@@ -62,9 +62,9 @@ def main(verbose: bool) -> None:
     """Convert PaddleOCR text-recognition models and run them on edge devices."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="edge-sdk: %(message)s",
                         stream=sys.stderr)
-    from . import preprocess
+    from . import images
 
-    preprocess.QUIET_DECODER_STDERR = not verbose
+    images.QUIET_DECODER_STDERR = not verbose
 
 
 @main.command()
@@ -201,7 +201,7 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
     if autotune:
         if not dirs:
             raise click.UsageError("--autotune needs a MODEL to time.")
-        from .recognizer import create_model
+        from .predictor import create_model
 
         tuned = create_model(str(dirs[0].path), backend="autotune", precision=precision)
     if as_json:
@@ -267,7 +267,7 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 
     Example: edge-sdk predict out/rec-onnx line.png --save-dir out/pred
     """
-    from .recognizer import create_model
+    from .predictor import create_model
 
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .ctc import Charset
+from .rec.ctc import Charset
 from .datasets import label_path, read_label_lines
 from .errors import DatasetError
 from .limits import max_label_file_bytes, read_file_bounded, shown

@@ -18,7 +18,8 @@ from .inputs import Item
 from .options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from .metrics import RecMetrics, normalized_edit_distance, rec_metrics
 from .progress import progress
-from .recognizer import TextRecognizer, create_model
+from .predictor import create_model
+from .rec.recognizer import TextRecognizer
 
 WORST = 10
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import limits
 from .errors import EdgeSDKError, InputError
-from .preprocess import read_image, to_bgr
+from .images import read_image, to_bgr
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_SUFFIXES = (".txt", ".tsv")

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from .ctc import Charset
+from .rec.ctc import Charset
 from .errors import ModelFormatError, ModelNotFoundError
 from .limits import read_file_bounded, shown
 from .zoo import ClsParams, DetParams, ModelSpec, Preprocess, spec_or_default

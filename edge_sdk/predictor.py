@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import runtimes
 from runtimes.device import DeviceProfile, this_device
@@ -16,7 +16,7 @@ from runtimes.selection import Artifact, Candidate, Selection, rank
 
 from .autotune import TuneResult, autotune
 from .errors import BackendUnavailableError, ModelFormatError
-from .hub import cache_root
+from .hub import cache_root, resolve
 from .model_dir import TASK_NAMES, ModelDir
 from .options import check_bool, check_choice, check_int, check_path_or_none
 
@@ -150,3 +150,37 @@ class Predictor:
         text = self.selection.explain()
         return text + (f" Fell back past: {'; '.join(failures)}." if failures else "")
 
+
+def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
+                 device: str = "auto", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
+                 cache_dir: Optional[Union[str, Path]] = "auto") -> Any:
+    """Load a model by zoo name or path, PaddleX-style: a ``TextRecognizer``, or for a text detection or
+    line orientation model a ``TextDetector`` or ``TextLineClassifier`` (``edge_sdk.det``, ``edge_sdk.cls``).
+
+    Args:
+        model: a zoo name (fetched and cached on first use), a Paddle inference dir, or a converted artifact.
+        backend: ``auto`` (the best backend for this device by ``runtimes.selection``'s ranking, falling
+            down it when one cannot load), ``autotune`` (time the top candidates once, cache the winner),
+            or a name from ``runtimes.BACKENDS``, which always wins.
+        threads: CPU threads for the backend (0 = every core this process may use).
+        device: ``auto`` (the ranking's), ``cpu``, or ``gpu``/``cuda``/``tensorrt``/``npu`` where a backend has it.
+        dict_path: a character dict file that overrides the model's own.
+        precision: compute precision, ``f32`` (default) or, on OpenVINO where the hardware has it, ``bf16``/``f16``.
+        cache_dir: where backends that compile (OpenVINO) keep compiled models so the next start is fast;
+            ``"auto"`` = ``$EDGE_SDK_HOME/compiled``, None = no cache.
+    Example:
+        >>> model = create_model("PP-OCRv4_mobile_rec")
+        >>> [r.rec_text for r in model.predict("line.png")]
+    """
+    model = check_path_or_none("model", model)
+    if dict_path is not None:
+        dict_path = check_path_or_none("dict_path", dict_path)
+    md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
+    from .rec.recognizer import TextRecognizer
+
+    predictor: Any = TextRecognizer
+    if md.task == "det":
+        from .det import TextDetector as predictor
+    elif md.task == "cls":
+        from .cls import TextLineClassifier as predictor
+    return predictor(md, backend=backend, threads=threads, device=device, precision=precision, cache_dir=cache_dir)

@@ -25,8 +25,8 @@ from converters import convert  # noqa: E402
 from converters.paddlelite_export import find_opt  # noqa: E402
 from edge_sdk.datasets import SAMPLES_DIR, read_label_file, shared_datasets_dir  # noqa: E402
 from edge_sdk.errors import BackendUnavailableError  # noqa: E402
-from edge_sdk.preprocess import read_image  # noqa: E402
-from edge_sdk.recognizer import create_model  # noqa: E402
+from edge_sdk.images import read_image  # noqa: E402
+from edge_sdk import create_model  # noqa: E402
 
 IC15_LINES = 4
 SAMPLE_LINES = ("sample_02_zh.png", "sample_03_mixed.png")

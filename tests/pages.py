@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from edge_sdk.datasets import SAMPLES_DIR, load_samples
-from edge_sdk.preprocess import read_image
+from edge_sdk.images import read_image
 
 
 def page_with_lines(seed: int = 0) -> Tuple[np.ndarray, List[np.ndarray]]:

@@ -12,7 +12,7 @@ from converters import convert
 from converters.architectures import LEGACY_TARGETS, TARGET_BACKENDS, architectures, build, logit_diffs, save
 from edge_sdk.datasets import SAMPLES_DIR, load_samples
 from edge_sdk.model_dir import ModelDir
-from edge_sdk.preprocess import read_image
+from edge_sdk.images import read_image
 from edge_sdk.zoo import MODELS
 
 # each architecture with the class count of its first seed model

@@ -15,7 +15,7 @@ from edge_sdk.datasets import load_samples
 from edge_sdk.errors import ModelFormatError
 from edge_sdk.hub import resolve
 from edge_sdk.model_dir import ModelDir
-from edge_sdk.preprocess import read_image
+from edge_sdk.images import read_image
 from edge_sdk.zoo import ClsParams
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge_sdk.ctc import Charset, ctc_greedy_decode
+from edge_sdk.rec.ctc import Charset, ctc_greedy_decode
 from edge_sdk.errors import ModelFormatError
 
 CHARS = Charset(list("abc"))  # classes: blank, a, b, c, space

@@ -16,7 +16,7 @@ from edge_sdk.det import TextDetector, boxes_from_map, det_input, det_input_size
 from edge_sdk.errors import ConversionError, EdgeSDKError, ModelFormatError
 from edge_sdk.hub import resolve
 from edge_sdk.model_dir import ModelDir
-from edge_sdk.recognizer import TextRecognizer
+from edge_sdk.rec.recognizer import TextRecognizer
 from edge_sdk.zoo import DetParams
 from pages import page_with_lines
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import runtimes
 from edge_sdk.cli import main
 from edge_sdk.errors import ModelFormatError
-from edge_sdk.recognizer import create_model
+from edge_sdk import create_model
 from runtimes.device import DeviceProfile, parse_cpuinfo, probe, this_device
 from runtimes.onnxruntime_backend import provider_options
 from runtimes.selection import RANKING, Artifact, advice, rank

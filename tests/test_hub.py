@@ -23,7 +23,7 @@ from typing import Dict, Iterator, Optional
 import pytest
 
 from edge_sdk import hub
-from edge_sdk.ctc import Charset
+from edge_sdk.rec.ctc import Charset
 from edge_sdk.errors import DownloadError, ModelNotFoundError
 from edge_sdk.model_dir import ModelDir, read_dict_file
 from edge_sdk.zoo import MODELS, ModelSpec, Wheel, WheelMirror, get_spec

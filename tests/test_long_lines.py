@@ -27,12 +27,12 @@ import numpy as np
 import pytest
 
 from edge_sdk import create_model
-from edge_sdk.ctc import ctc_greedy_decode
+from edge_sdk.rec.ctc import ctc_greedy_decode
 from edge_sdk.datasets import SAMPLES_DIR, Sample
 from edge_sdk.fonts import cjk_font_path
 from edge_sdk.metrics import normalized_edit_distance
-from edge_sdk.preprocess import LinePiece, resize_normalize, split_line
-from edge_sdk.recognizer import TextRecognizer, join_pieces
+from edge_sdk.rec.preprocess import LinePiece, resize_normalize, split_line
+from edge_sdk.rec.recognizer import TextRecognizer, join_pieces
 from edge_sdk.zoo import Preprocess
 
 PP = Preprocess()

@@ -19,7 +19,8 @@ from edge_sdk import create_model  # noqa: E402
 from edge_sdk.datasets import SAMPLES_DIR  # noqa: E402
 from edge_sdk.errors import BackendUnavailableError, ConversionError, ModelFormatError  # noqa: E402
 from edge_sdk.model_dir import ModelDir  # noqa: E402
-from edge_sdk.preprocess import read_image, resize_normalize  # noqa: E402
+from edge_sdk.images import read_image
+from edge_sdk.rec.preprocess import resize_normalize  # noqa: E402
 
 pytestmark = pytest.mark.paddlelite
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from edge_sdk.errors import InputError
-from edge_sdk.preprocess import padded_width, read_image, resize_normalize, to_bgr
+from edge_sdk.images import read_image, to_bgr
+from edge_sdk.rec.preprocess import padded_width, resize_normalize
 from edge_sdk.zoo import Preprocess
 
 PP = Preprocess()

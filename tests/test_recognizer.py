@@ -12,7 +12,7 @@ from edge_sdk.datasets import SAMPLES_DIR, default_samples
 from edge_sdk.errors import BackendUnavailableError, EdgeSDKError, InputError
 from edge_sdk.metrics import rec_metrics
 from edge_sdk.model_dir import ModelDir
-from edge_sdk.recognizer import Prediction, TextRecognizer
+from edge_sdk.rec.recognizer import Prediction, TextRecognizer
 from runtimes.device import this_device
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from edge_sdk.errors import InputError
 from edge_sdk.fonts import cjk_font_path
-from edge_sdk.result import TextRecResult
+from edge_sdk.rec.result import TextRecResult
 
 IMG = np.full((32, 120, 3), 200, np.uint8)
 

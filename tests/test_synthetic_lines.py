@@ -75,13 +75,13 @@ def test_the_check_set_is_rendered_once_and_covers_the_dicts_scripts(chars: list
 
 def test_the_check_set_labels_are_what_the_model_reads(paddle_model: ModelDir, chars: list, tmp_path: Path) -> None:
     """The reference model reads most check lines exactly: the rendered text and its label agree."""
-    from edge_sdk.recognizer import TextRecognizer
+    from edge_sdk.rec.recognizer import TextRecognizer
 
     cs = sl.check_set(chars, root=tmp_path)
     lines = cs.spread(120)
     rec = TextRecognizer(paddle_model, backend="openvino" if _has("openvino") else "onnxruntime")
     from edge_sdk.metrics import rec_metrics
-    from edge_sdk.preprocess import read_image
+    from edge_sdk.images import read_image
 
     texts = [t for t, _ in rec.recognize([read_image(s.path) for s in lines], batch_size=8)]
     by_kind = collections.defaultdict(list)

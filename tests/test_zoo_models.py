@@ -14,8 +14,8 @@ from converters import convert
 from edge_sdk.errors import ConversionError
 from edge_sdk.hub import resolve
 from edge_sdk.metrics import rec_metrics
-from edge_sdk.preprocess import read_image
-from edge_sdk.recognizer import TextRecognizer
+from edge_sdk.images import read_image
+from edge_sdk.rec.recognizer import TextRecognizer
 from edge_sdk.zoo import MODELS, ZOO_FILE
 
 SEEDS = {  # PaddleX's text-recognition module, as its docs name the models

@@ -19,7 +19,7 @@ from ..inputs import InputLike, iter_items
 from ..model_dir import TASK_NAMES, ModelDir
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from ..predictor import Predictor
-from ..preprocess import to_bgr
+from ..images import to_bgr
 from ..result import save_json
 from ..zoo import ClsParams
 

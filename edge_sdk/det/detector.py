@@ -12,7 +12,7 @@ from ..inputs import InputLike, iter_items
 from ..model_dir import TASK_NAMES, ModelDir
 from ..options import ON_ERROR, check_choice
 from ..predictor import Predictor
-from ..preprocess import to_bgr
+from ..images import to_bgr
 from ..zoo import DetParams
 from .postprocess import boxes_from_map, reading_order
 from .preprocess import det_input

@@ -120,7 +120,7 @@ class OCRScores:
 
 def evaluate_ocr(pipeline: Any, label_file: Path, limit: int = 0, **det_settings: Any) -> OCRScores:
     """Run ``pipeline`` (an ``OCRPipeline``) over a detection label file's images and score it."""
-    from ..preprocess import read_image
+    from ..images import read_image
 
     scores = OCRScores()
     rows = read_det_labels(label_file)

@@ -19,7 +19,7 @@ from ..errors import InputError, ModelFormatError
 from ..hub import resolve
 from ..inputs import InputLike, iter_items
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
-from ..recognizer import TextRecognizer
+from ..rec.recognizer import TextRecognizer
 from ..zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL
 from .crop import crop_quad
 from .result import OCRResult

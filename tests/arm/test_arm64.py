@@ -26,8 +26,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from edge_sdk.cli import main  # noqa: E402
 from edge_sdk.errors import BackendUnavailableError  # noqa: E402
-from edge_sdk.preprocess import read_image  # noqa: E402
-from edge_sdk.recognizer import create_model  # noqa: E402
+from edge_sdk.images import read_image  # noqa: E402
+from edge_sdk import create_model  # noqa: E402
 from runtimes.device import this_device  # noqa: E402
 from runtimes.selection import Artifact, advice, rank  # noqa: E402
 

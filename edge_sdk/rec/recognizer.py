@@ -10,14 +10,14 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 
 from .ctc import Charset, ctc_greedy_decode
-from .errors import InputError, ModelFormatError
-from .hub import resolve
-from .inputs import InputLike, Item, iter_items
-from .limits import shown
-from .options import MAX_BATCH_SIZE, ON_ERROR, check_bool, check_choice, check_int, check_path_or_none
-from .model_dir import TASK_NAMES, ModelDir
-from .predictor import Predictor
-from .preprocess import LinePiece, check_line_length, resize_normalize, split_line, to_bgr
+from ..errors import InputError, ModelFormatError
+from ..inputs import InputLike, Item, iter_items
+from ..limits import shown
+from ..options import MAX_BATCH_SIZE, ON_ERROR, check_bool, check_choice, check_int
+from ..model_dir import TASK_NAMES, ModelDir
+from ..predictor import Predictor
+from ..images import to_bgr
+from .preprocess import LinePiece, check_line_length, resize_normalize, split_line
 from .result import TextRecResult
 
 log = logging.getLogger("edge_sdk.recognizer")
@@ -274,36 +274,3 @@ class TextRecognizer(Predictor):
     def describe(self) -> Dict[str, object]:
         return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
                 "classes": self.num_classes, **self.session.describe(), "chosen_by": self.chosen_by}
-
-
-def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
-                 device: str = "auto", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
-                 cache_dir: Optional[Union[str, Path]] = "auto") -> Any:
-    """Load a model by zoo name or path, PaddleX-style: a ``TextRecognizer``, or for a text detection or
-    line orientation model a ``TextDetector`` or ``TextLineClassifier`` (``edge_sdk.det``, ``edge_sdk.cls``).
-
-    Args:
-        model: a zoo name (fetched and cached on first use), a Paddle inference dir, or a converted artifact.
-        backend: ``auto`` (the best backend for this device by ``runtimes.selection``'s ranking, falling
-            down it when one cannot load), ``autotune`` (time the top candidates once, cache the winner),
-            or a name from ``runtimes.BACKENDS``, which always wins.
-        threads: CPU threads for the backend (0 = every core this process may use).
-        device: ``auto`` (the ranking's), ``cpu``, or ``gpu``/``cuda``/``tensorrt``/``npu`` where a backend has it.
-        dict_path: a character dict file that overrides the model's own.
-        precision: compute precision, ``f32`` (default) or, on OpenVINO where the hardware has it, ``bf16``/``f16``.
-        cache_dir: where backends that compile (OpenVINO) keep compiled models so the next start is fast;
-            ``"auto"`` = ``$EDGE_SDK_HOME/compiled``, None = no cache.
-    Example:
-        >>> model = create_model("PP-OCRv4_mobile_rec")
-        >>> [r.rec_text for r in model.predict("line.png")]
-    """
-    model = check_path_or_none("model", model)
-    if dict_path is not None:
-        dict_path = check_path_or_none("dict_path", dict_path)
-    md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
-    predictor: Any = TextRecognizer
-    if md.task == "det":
-        from .det import TextDetector as predictor
-    elif md.task == "cls":
-        from .cls import TextLineClassifier as predictor
-    return predictor(md, backend=backend, threads=threads, device=device, precision=precision, cache_dir=cache_dir)
