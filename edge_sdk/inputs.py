@@ -7,9 +7,10 @@ and ``on_error="stop"`` stops there after the lines before it have been recogniz
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Union
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -92,6 +93,19 @@ def iter_items(inputs: InputLike, allow_outside: bool = False, max_pixels: Optio
                                                       "directories or numpy arrays.")
         return
     raise InputError(f"cannot predict on a {type(inputs).__name__}; pass a path, a directory, a list, or a numpy array.")
+
+
+def iter_loaded(inputs: InputLike, on_error: str = "stop", log: Optional[logging.Logger] = None) -> Iterator[Tuple[Item, np.ndarray]]:
+    """Each input item with its decoded BGR image, in order; an unreadable one raises its ``InputError``
+    (``on_error="stop"``) or is left out with a warning (``"skip"``). What the detector, the orientation
+    classifier and the pipeline iterate over (the recognizer keeps its own list of skipped inputs)."""
+    for item in iter_items(inputs):
+        try:
+            yield item, item.load()
+        except InputError as exc:
+            if on_error == "stop":
+                raise
+            (log or logging.getLogger("edge_sdk")).warning("skipped %s: %s", item.name, exc)
 
 
 def _array_item(img: np.ndarray, i: int) -> Item:

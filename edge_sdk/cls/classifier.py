@@ -14,13 +14,13 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from ..errors import InputError, ModelFormatError
-from ..inputs import InputLike, iter_items
+from ..errors import ModelFormatError
+from ..inputs import InputLike, iter_loaded
 from ..model_dir import TASK_NAMES, ModelDir
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from ..predictor import Predictor
 from ..images import to_bgr
-from ..result import save_json
+from ..result import Result
 from ..zoo import ClsParams
 
 
@@ -77,13 +77,7 @@ class TextLineClassifier(Predictor):
     def predict(self, inputs: InputLike, batch_size: int = 6, on_error: str = "stop") -> Iterator["TextClsResult"]:
         """Classify each input crop (paths, folders, arrays: as ``TextRecognizer.predict``)."""
         check_choice("on_error", on_error, ON_ERROR)
-        for item in iter_items(inputs):
-            try:
-                image = item.load()
-            except InputError:
-                if on_error == "stop":
-                    raise
-                continue
+        for item, image in iter_loaded(inputs, on_error):
             probs = self.run_crops([image], batch_size)[0]
             yield TextClsResult(item.input_path, int(probs.argmax()), float(probs.max()),
                                 self.params.labels[int(probs.argmax())], item.name)
@@ -93,25 +87,22 @@ class TextLineClassifier(Predictor):
                 "task": "cls", **self.session.describe(), "chosen_by": self.chosen_by}
 
 
-class TextClsResult:
+class TextClsResult(Result):
     """One crop's orientation as PaddleX's classification results: ``class_ids``, ``scores``, ``label_names``."""
 
+    __slots__ = ("class_id", "score", "label")
+
     def __init__(self, input_path: Optional[str], class_id: int, score: float, label: str, name: str) -> None:
-        self.input_path, self.class_id, self.score, self.label, self.name = input_path, class_id, score, label, name
+        super().__init__(input_path, name=name)
+        self.class_id, self.score, self.label = class_id, score, label
 
     @property
     def json(self) -> Dict[str, Any]:
-        return {"res": {"input_path": self.input_path, "page_index": None, "class_ids": [self.class_id],
-                        "scores": [round(self.score, 5)], "label_names": [self.label]}}
+        return {"res": {**self._source(), "class_ids": [self.class_id], "scores": [round(self.score, 5)],
+                        "label_names": [self.label]}}
 
     def __getitem__(self, key: str) -> Any:
         return self.json["res"][key]
 
     def __repr__(self) -> str:
         return f"TextClsResult(input_path={self.input_path!r}, label={self.label!r}, score={self.score:.4f})"
-
-    def print(self) -> None:
-        print(repr(self.json))
-
-    def save_to_json(self, save_path: Union[str, Path], indent: int = 4, ensure_ascii: bool = False) -> Path:
-        return save_json(self.json, self.name, save_path, indent, ensure_ascii)

@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple, Union
 import numpy as np
 
 from ..errors import InputError, ModelFormatError
-from ..inputs import InputLike, iter_items
+from ..inputs import InputLike, iter_loaded
 from ..model_dir import TASK_NAMES, ModelDir
 from ..options import ON_ERROR, check_choice
 from ..predictor import Predictor
@@ -78,13 +78,7 @@ class TextDetector(Predictor):
         """Detect text in each input (paths, folders, arrays, bytes: as ``TextRecognizer.predict``)."""
         check_choice("on_error", on_error, ON_ERROR)
         self.settings(**overrides)  # bad settings fail before any input is read
-        for item in iter_items(inputs):
-            try:
-                image = item.load()
-            except InputError:
-                if on_error == "stop":
-                    raise
-                continue
+        for item, image in iter_loaded(inputs, on_error):
             boxes, scores = self.detect(image, **overrides)
             yield TextDetResult(item.input_path, boxes, scores, image, name=item.name)
 

@@ -17,7 +17,7 @@ from ..cls import TextLineClassifier
 from ..det import TextDetector
 from ..errors import InputError, ModelFormatError
 from ..hub import resolve
-from ..inputs import InputLike, iter_items
+from ..inputs import InputLike, iter_loaded
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from ..rec.recognizer import TextRecognizer
 from ..zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL
@@ -80,14 +80,7 @@ class OCRPipeline:
         """OCR each input image (paths, folders, arrays: as ``TextRecognizer.predict``)."""
         check_choice("on_error", on_error, ON_ERROR)
         self.det.settings(**det_settings)  # bad settings fail before any input is read
-        for item in iter_items(inputs):
-            try:
-                image = item.load()
-            except InputError:
-                if on_error == "stop":
-                    raise
-                log.warning("skipped %s", item.name)
-                continue
+        for item, image in iter_loaded(inputs, on_error, log):
             data = self.ocr(image, **det_settings)
             data["input_path"] = item.input_path
             yield OCRResult(item.input_path, data, image, item.name)

@@ -1,30 +1,28 @@
 """Whole-image OCR results with PaddleX's OCR pipeline keys (``{"res": {...}}``), drawn side by side."""
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..errors import InputError
 from ..fonts import load_font
 from ..limits import shown
-from ..result import save_img, save_json
+from ..result import Result
 
 
-class OCRResult:
+class OCRResult(Result):
     """The text in one image: every detected box (``dt_polys``), and for each box kept (``rec_polys``,
     its score at least ``text_rec_score_thresh``) its text, score and bounding rectangle. Keys and their
     order are PaddleX's (``paddlex/inference/pipelines/ocr/result.py``); indexable like its results."""
 
+    __slots__ = ("_data",)
+    IMG_TAG = "ocr_res_img"  # PaddleX's name for this picture
+
     def __init__(self, input_path: Optional[str], data: Dict[str, Any], input_img: Optional[np.ndarray],
                  name: str) -> None:
-        self.input_path = input_path
+        super().__init__(input_path, input_img, data.get("page_index"), name)
         self._data = data
-        self.input_img = input_img
-        self._name = shown(name)
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -37,10 +35,6 @@ class OCRResult:
 
     def __repr__(self) -> str:
         return f"OCRResult(input_path={self.input_path!r}, rec_texts={self._data['rec_texts']!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     @property
     def json(self) -> Dict[str, Any]:
@@ -59,21 +53,12 @@ class OCRResult:
         out["input_path"] = shown(self.input_path) if self.input_path is not None else None
         return {"res": out}
 
-    def print(self, json_format: bool = False, indent: int = 4, ensure_ascii: bool = False) -> None:
-        print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) if json_format else repr(self.json))
-
-    def save_to_json(self, save_path: Union[str, Path], indent: int = 4, ensure_ascii: bool = False) -> Path:
-        """``<stem>_res.json`` in a directory, or the ``.json`` path given."""
-        return save_json(self.json, self._name, save_path, indent, ensure_ascii)
-
     def to_img(self) -> np.ndarray:
         """The image with each kept box filled in a colour (left) beside its text written into the same
         box on white (right), as PaddleX draws ``ocr_res_img`` (BGR uint8, twice as wide)."""
         from PIL import Image, ImageDraw
 
-        if self.input_img is None:
-            raise InputError("this result keeps no image; predict with its images kept to draw it.")
-        img = self.input_img
+        img = self._image()
         h, w = img.shape[:2]
         left = Image.fromarray(np.ascontiguousarray(img[:, :, ::-1]))
         overlay = left.copy()
@@ -97,7 +82,3 @@ class OCRResult:
         canvas.paste(left, (0, 0))
         canvas.paste(right, (w, 0))
         return np.asarray(canvas)[:, :, ::-1].copy()
-
-    def save_to_img(self, save_path: Union[str, Path]) -> Path:
-        """``<stem>_ocr_res_img<ext>`` in a directory (PaddleX's name), or the image path given."""
-        return save_img(self.to_img(), self._name, save_path, tag="ocr_res_img")
