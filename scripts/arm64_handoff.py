@@ -3,7 +3,8 @@
     .venv/bin/python scripts/arm64_handoff.py OUT_DIR
 
 Writes OUT_DIR/rec-onnx, rec-ov (FP32) and, when a Paddle Lite opt is found, rec-lite-arm (an .nb
-built with --valid-places arm); OUT_DIR/lines/ with the few lines the emulated board runs (emulation
+built with --valid-places arm); det-onnx and cls-onnx with page.png (a rendered label scene) for
+whole-image OCR; OUT_DIR/lines/ with the few lines the emulated board runs (emulation
 is ~35x slower than native: the first 4 lines of IC15 val when ../shared is there, plus 2 of the
 SDK's own samples, Chinese and mixed); and OUT_DIR/x86_reference.npz + .json with x86's
 probabilities and texts per backend, which tests/arm/test_arm64.py compares against.
@@ -11,11 +12,13 @@ probabilities and texts per backend, which tests/arm/test_arm64.py compares agai
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,10 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from converters import convert  # noqa: E402
 from converters.paddlelite_export import find_opt  # noqa: E402
+from converters.synthetic_scenes import render_scene  # noqa: E402
 from edge_sdk.datasets import SAMPLES_DIR, read_label_file, shared_datasets_dir  # noqa: E402
 from edge_sdk.errors import BackendUnavailableError  # noqa: E402
 from edge_sdk.images import read_image  # noqa: E402
-from edge_sdk import create_model  # noqa: E402
+from edge_sdk import create_model, create_pipeline  # noqa: E402
 
 IC15_LINES = 4
 SAMPLE_LINES = ("sample_02_zh.png", "sample_03_mixed.png")
@@ -61,6 +65,12 @@ def main(out: Path) -> None:
         convert("PP-OCRv4_mobile_rec", "paddlelite", out / "rec-lite-arm", valid_places="arm", opt_path=find_opt())
     except BackendUnavailableError as exc:
         print(f"arm64_handoff: no arm .nb ({exc})", file=sys.stderr)
+    convert("PP-OCRv4_mobile_det", "onnx", out / "det-onnx")
+    convert("ch_ppocr_mobile_v2.0_cls", "onnx", out / "cls-onnx")
+    page, _ = render_scene("label", random.Random(1), (480, 360))
+    cv2.imwrite(str(out / "page.png"), page)
+    ocr = create_pipeline("OCR", det=str(out / "det-onnx"), cls=str(out / "cls-onnx"), rec=str(out / "rec-onnx"),
+                          backend="onnxruntime", cache_dir=None).ocr(read_image(out / "page.png"))
     lines = pick_lines(out / "lines")
     images = [read_image(p) for p in lines]
     arrays, texts = {}, {}
@@ -72,7 +82,9 @@ def main(out: Path) -> None:
         texts[artifact] = [t for t, _ in rec.recognize(images)]
     np.savez_compressed(out / "x86_reference.npz", **arrays)
     (out / "x86_reference.json").write_text(json.dumps(
-        {"lines": [p.name for p in lines], "texts": texts}, ensure_ascii=False, indent=1), encoding="utf-8")
+        {"lines": [p.name for p in lines], "texts": texts,
+         "ocr": {"dt_polys": ocr["dt_polys"].tolist(), "rec_texts": ocr["rec_texts"]}},
+        ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"arm64_handoff: {out} ready ({len(lines)} lines) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 

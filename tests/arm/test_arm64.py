@@ -27,7 +27,7 @@ from click.testing import CliRunner  # noqa: E402
 from edge_sdk.cli import main  # noqa: E402
 from edge_sdk.errors import BackendUnavailableError  # noqa: E402
 from edge_sdk.images import read_image  # noqa: E402
-from edge_sdk import create_model  # noqa: E402
+from edge_sdk import create_model, create_pipeline  # noqa: E402
 from runtimes.device import this_device  # noqa: E402
 from runtimes.selection import Artifact, advice, rank  # noqa: E402
 
@@ -106,6 +106,23 @@ def test_results_equal_x86(handoff: Path, artifact: str, backend: str, report: D
         "texts": texts}
     assert texts == ref["texts"][artifact]
     assert diff < 1e-4, f"max abs prob diff vs x86 {diff:.2e}"
+
+
+def test_whole_image_ocr_equals_x86(handoff: Path, report: Dict[str, Any]) -> None:
+    """Detection, orientation and recognition (ONNX artifacts on onnxruntime) on a rendered scene."""
+    ref = json.loads((handoff / "x86_reference.json").read_text(encoding="utf-8"))["ocr"]
+    ocr = create_pipeline("OCR", det=str(handoff / "det-onnx"), cls=str(handoff / "cls-onnx"),
+                          rec=str(handoff / "rec-onnx"), cache_dir=None)
+    image = read_image(handoff / "page.png")
+    t0 = time.perf_counter()
+    res = ocr.ocr(image)
+    seconds = time.perf_counter() - t0
+    report["ocr"] = {"backends": [ocr.det.backend, ocr.cls.backend, ocr.rec.backend], "seconds": round(seconds, 2),
+                     "rec_texts": res["rec_texts"], "texts_identical_to_x86": res["rec_texts"] == ref["rec_texts"]}
+    assert res["rec_texts"] == ref["rec_texts"] and len(ref["rec_texts"]) >= 2
+    assert res["dt_polys"].shape == np.array(ref["dt_polys"]).shape
+    # float rounding on another CPU may move a box edge by a pixel, never more
+    assert np.abs(res["dt_polys"].astype(int) - np.array(ref["dt_polys"])).max() <= 1
 
 
 def test_paddle_lite_nb_is_checked_and_falls_back_cleanly(handoff: Path, report: Dict[str, Any]) -> None:
