@@ -471,6 +471,10 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
         raise click.UsageError("give MODELS to benchmark, or --pipeline OCR.")
     data_path = b.check_data(data) if data else SAMPLES_DIR / "labels.txt"
     dirs = {name: resolve(name) for name in models}
+    for name, md in dirs.items():
+        if md.task != "rec":
+            raise click.UsageError(f"{name} is a text {TASK_NAMES[md.task]} model; bench MODELS are recognition "
+                                   "models (whole-image OCR: --pipeline OCR --det ... --rec ...).")
     cases = b.plan_cases(dirs, profile, backends=split(backends), precisions=split(precisions), references=refs,
                          lite_python=lite_python)
     if not cases:

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from .datasets import Sample, load_samples
-from .errors import DatasetError
+from .errors import DatasetError, ModelFormatError
 from .limits import shown
 from .inputs import Item
 from .options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from .metrics import RecMetrics, normalized_edit_distance, rec_metrics
 from .progress import progress
+from .model_dir import TASK_NAMES
 from .predictor import create_model
 from .rec.recognizer import TextRecognizer
 
@@ -99,6 +100,9 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
     if any(s.label is None for s in samples):
         raise DatasetError(f"{dataset} has no labels; evaluation needs a label file (val.txt).")
     rec = model if isinstance(model, TextRecognizer) else create_model(str(model), **model_kwargs)
+    if not isinstance(rec, TextRecognizer):
+        raise ModelFormatError(f"{model} is a text {TASK_NAMES[rec.model.task]} model; eval scores recognition models "
+                               "on text lines (`edge-sdk ocr --gt LABELS` scores whole-image OCR).")
     by_path: Dict[str, str] = {}
     t0 = time.perf_counter()
     with progress(len(samples), "eval", unit="line") as bar:

@@ -112,6 +112,15 @@ def test_det_model_misuse_is_one_sentence(det_model: ModelDir, tmp_path: Path) -
         ModelDir.open(det_model.path, dict_path=SAMPLES_DIR / "x.txt")
     with pytest.raises(ModelFormatError, match="holds a text detection model, not a recognizer"):
         TextRecognizer(det_model, backend="paddle")
+    from click.testing import CliRunner
+
+    from edge_sdk.cli import main
+
+    for args, code in ((["predict", str(det_model.path), str(SAMPLES_DIR)], 2),
+                       (["eval", str(det_model.path), str(SAMPLES_DIR / "labels.txt")], 1),
+                       (["bench", str(det_model.path)], 2)):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == code and "is a text detection model" in res.output, (args, res.output)
 
 
 @pytest.mark.slow
