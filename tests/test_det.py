@@ -59,7 +59,8 @@ def test_reading_order_rows_then_columns() -> None:
         return np.array([[x, y], [x + 10, y], [x + 10, y + 5], [x, y + 5]])
 
     boxes = np.stack([box(100, 52), box(5, 50), box(50, 10), box(0, 100)])  # 100,52 and 5,50 share a row
-    assert [tuple(b[0]) for b in reading_order(boxes)] == [(50, 10), (5, 50), (100, 52), (0, 100)]
+    assert [tuple(b[0]) for b in boxes[reading_order(boxes)]] == [(50, 10), (5, 50), (100, 52), (0, 100)]
+    assert reading_order(np.zeros((0, 4, 2))) == []
 
 
 def test_detector_finds_each_pasted_line(det_model: ModelDir) -> None:

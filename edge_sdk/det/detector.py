@@ -71,7 +71,7 @@ class TextDetector(Predictor):
         h, w = image.shape[:2]
         boxes[..., 0] = np.minimum(boxes[..., 0], w)  # a padded tiny image: keep boxes on the image
         boxes[..., 1] = np.minimum(boxes[..., 1], h)
-        order = _order(boxes)
+        order = reading_order(boxes)
         return boxes[order], scores[order]
 
     def predict(self, inputs: InputLike, on_error: str = "stop", **overrides: Any) -> Iterator[TextDetResult]:
@@ -85,11 +85,3 @@ class TextDetector(Predictor):
     def describe(self) -> Dict[str, object]:
         return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
                 "task": "det", **self.session.describe(), "chosen_by": self.chosen_by}
-
-
-def _order(boxes: np.ndarray) -> np.ndarray:
-    """Indices of ``boxes`` in reading order."""
-    if len(boxes) == 0:
-        return np.zeros((0,), np.int64)
-    keyed = np.concatenate([boxes, np.arange(len(boxes), dtype=np.int16).reshape(-1, 1, 1).repeat(2, 2)], axis=1)
-    return reading_order(keyed)[:, 4, 0].astype(np.int64)

@@ -89,11 +89,9 @@ def _mean_inside(prob: np.ndarray, quad: np.ndarray) -> float:
     return float(cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0])
 
 
-def reading_order(boxes: np.ndarray) -> np.ndarray:
-    """``boxes`` sorted top to bottom, and left to right within a row (top-left corners closer than
-    ``SAME_LINE_PX`` vertically), as PaddleX, PaddleOCR and RapidOCR sort them."""
-    if len(boxes) < 2:
-        return boxes
+def reading_order(boxes: np.ndarray) -> List[int]:
+    """Indices of ``boxes`` sorted top to bottom, and left to right within a row (top-left corners closer
+    than ``SAME_LINE_PX`` vertically), as PaddleX, PaddleOCR and RapidOCR sort them."""
     order = sorted(range(len(boxes)), key=lambda i: (int(boxes[i][0][1]), int(boxes[i][0][0])))
     for i in range(len(order) - 1):
         for j in range(i, -1, -1):
@@ -102,7 +100,7 @@ def reading_order(boxes: np.ndarray) -> np.ndarray:
                 order[j], order[j + 1] = order[j + 1], order[j]
             else:
                 break
-    return boxes[order]
+    return order
 
 
 def quad_iou(a: np.ndarray, b: np.ndarray) -> float:
