@@ -18,6 +18,7 @@ from edge_sdk.datasets import Sample, default_samples, load_samples
 from edge_sdk.errors import BackendUnavailableError, ConversionError, EdgeSDKError
 from edge_sdk.hub import resolve
 from edge_sdk.model_dir import MANIFEST, TASK_NAMES, ModelDir, write_artifact_yml
+from edge_sdk.predictor import predictor_class
 from edge_sdk.rec.recognizer import TextRecognizer
 
 from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
@@ -238,17 +239,6 @@ def _speedup_over_fp32(src: ModelDir, tgt: Target, exporter: Any, stage: Path, c
             "widths": list(SPEED_WIDTHS), "batch_size": batch_size,
             "fp32_lines_per_s": round(n / best["fp32"], 1), "int8_lines_per_s": round(n / best["int8"], 1),
             "speedup_vs_fp32": round(best["fp32"] / best["int8"], 2)}
-
-
-def predictor_class(model: ModelDir) -> Any:
-    """The predictor that runs ``model``'s task."""
-    if model.task == "det":
-        from edge_sdk.det import TextDetector
-        return TextDetector
-    if model.task == "cls":
-        from edge_sdk.cls import TextLineClassifier
-        return TextLineClassifier
-    return TextRecognizer
 
 
 def _reference(src: ModelDir, threads: int) -> Any:

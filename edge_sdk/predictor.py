@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import runtimes
 from runtimes.device import DeviceProfile, this_device
@@ -89,11 +89,18 @@ def input_shape(model: ModelDir) -> Tuple[int, int, int, int]:
 
 class Predictor:
     """A model and the runtime session chosen for it on this device (``backend``, ``device``,
-    ``chosen_by`` say which and why). Sessions may be shared by threads (``runtimes.base``)."""
+    ``chosen_by`` say which and why). Sessions may be shared by threads (``runtimes.base``).
+    ``TASK``/``ROLE``: the task a subclass runs and what it is called; a model of another task is refused."""
+
+    TASK = ""
+    ROLE = ""
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
                  optimize_graph: bool = True) -> None:
+        if model.task != self.TASK:
+            raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a {self.ROLE}; "
+                                   "create_model() loads each task's model with its own predictor.")
         backend = check_choice("backend", backend, (*AUTO_BACKENDS, *runtimes.BACKENDS))
         threads = check_int("threads", threads, 0)
         device = check_choice("device", device, DEVICES)
@@ -150,6 +157,22 @@ class Predictor:
         text = self.selection.explain()
         return text + (f" Fell back past: {'; '.join(failures)}." if failures else "")
 
+    def describe(self) -> Dict[str, object]:
+        return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
+                "task": self.TASK, **self.session.describe(), "chosen_by": self.chosen_by}
+
+
+def predictor_class(model: ModelDir) -> Any:
+    """The predictor that runs ``model``'s task."""
+    if model.task == "det":
+        from .det import TextDetector
+        return TextDetector
+    if model.task == "cls":
+        from .cls import TextLineClassifier
+        return TextLineClassifier
+    from .rec.recognizer import TextRecognizer
+    return TextRecognizer
+
 
 def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
                  device: str = "auto", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
@@ -176,11 +199,5 @@ def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str =
     if dict_path is not None:
         dict_path = check_path_or_none("dict_path", dict_path)
     md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
-    from .rec.recognizer import TextRecognizer
-
-    predictor: Any = TextRecognizer
-    if md.task == "det":
-        from .det import TextDetector as predictor
-    elif md.task == "cls":
-        from .cls import TextLineClassifier as predictor
-    return predictor(md, backend=backend, threads=threads, device=device, precision=precision, cache_dir=cache_dir)
+    return predictor_class(md)(md, backend=backend, threads=threads, device=device, precision=precision,
+                               cache_dir=cache_dir)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelFormatError
 from ..inputs import InputLike, iter_loaded
-from ..model_dir import TASK_NAMES, ModelDir
+from ..model_dir import ModelDir
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from ..predictor import Predictor
 from ..images import to_bgr
@@ -39,12 +39,12 @@ class TextLineClassifier(Predictor):
     """A loaded text-line orientation model. Build it with ``edge_sdk.create_model``; shared by threads
     like every predictor (no state between calls)."""
 
+    TASK = "cls"
+    ROLE = "line orientation classifier"
+
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
                  optimize_graph: bool = True) -> None:
-        if model.task != "cls":
-            raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a line "
-                                   "orientation classifier.")
         super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
         self.params = model.cls
         probe = self.session.run(np.zeros((1, 3, self.params.height, self.params.width), np.float32))
@@ -81,10 +81,6 @@ class TextLineClassifier(Predictor):
             probs = self.run_crops([image], batch_size)[0]
             yield TextClsResult(item.input_path, int(probs.argmax()), float(probs.max()),
                                 self.params.labels[int(probs.argmax())], item.name)
-
-    def describe(self) -> Dict[str, object]:
-        return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
-                "task": "cls", **self.session.describe(), "chosen_by": self.chosen_by}
 
 
 class TextClsResult(Result):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
 from ..errors import InputError, ModelFormatError
 from ..inputs import InputLike, iter_loaded
-from ..model_dir import TASK_NAMES, ModelDir
+from ..model_dir import ModelDir
 from ..options import ON_ERROR, check_choice
 from ..predictor import Predictor
 from ..images import to_bgr
@@ -30,11 +30,12 @@ class TextDetector(Predictor):
     settings are arguments, never written to the detector.
     """
 
+    TASK = "det"
+    ROLE = "detector"
+
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
                  optimize_graph: bool = True) -> None:
-        if model.task != "det":
-            raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a detector.")
         super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
         self.params = model.det
         probe = self.session.run(np.zeros((1, 3, 64, 64), np.float32))  # a warm-up that checks the output
@@ -81,7 +82,3 @@ class TextDetector(Predictor):
         for item, image in iter_loaded(inputs, on_error):
             boxes, scores = self.detect(image, **overrides)
             yield TextDetResult(item.input_path, boxes, scores, image, name=item.name)
-
-    def describe(self) -> Dict[str, object]:
-        return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
-                "task": "det", **self.session.describe(), "chosen_by": self.chosen_by}

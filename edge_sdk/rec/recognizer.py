@@ -14,7 +14,7 @@ from ..errors import InputError, ModelFormatError
 from ..inputs import InputLike, Item, iter_items
 from ..limits import shown
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_bool, check_choice, check_int
-from ..model_dir import TASK_NAMES, ModelDir
+from ..model_dir import ModelDir
 from ..predictor import Predictor
 from ..images import to_bgr
 from .preprocess import LinePiece, check_line_length, resize_normalize, split_line
@@ -114,12 +114,12 @@ class TextRecognizer(Predictor):
     cores // threads, so one predictor at the default threads), Paddle Lite ``lock`` (one call at a time).
     """
 
+    TASK = "rec"
+    ROLE = "recognizer"
+
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
                  optimize_graph: bool = True) -> None:
-        if model.task != "rec":
-            raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a recognizer; "
-                                   "create_model() loads each task's model with its own predictor.")
         super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
         self.num_classes = self._probe_classes()
         model.charset.check_fits(self.num_classes, model.dict_source)
@@ -272,5 +272,4 @@ class TextRecognizer(Predictor):
         return self.predict(inputs, batch_size=batch_size, **kwargs)
 
     def describe(self) -> Dict[str, object]:
-        return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
-                "classes": self.num_classes, **self.session.describe(), "chosen_by": self.chosen_by}
+        return {**super().describe(), "classes": self.num_classes}
