@@ -21,6 +21,7 @@ from edge_sdk.model_dir import MANIFEST, TASK_NAMES, ModelDir, write_artifact_ym
 from edge_sdk.predictor import predictor_class
 from edge_sdk.rec.recognizer import TextRecognizer
 
+from .check_pages import det_check_images
 from .artifact import check_output_path, source_sha256, staged_directory, tool_versions, write_manifest
 from .parity import ParityReport, check_parity
 from .task_parity import TASK_CRITERIA, check_cls_parity, check_det_parity
@@ -264,14 +265,13 @@ def _reference(src: ModelDir, threads: int) -> Any:
 def _task_check_items(check_data: Optional[Union[str, Path]], limit: Optional[int],
                       src: ModelDir) -> Tuple[Tuple[list, list], str]:
     """The images (det) or line crops (cls) the parity check runs on, their names, and the data's name.
-    Without ``--check-data``: pages laid out from the SDK's sample lines (det), the sample lines (cls)."""
+    Without ``--check-data``: sample pages and rendered scenes (det, ``check_pages``), the sample lines (cls)."""
     from edge_sdk.images import read_image
 
     if check_data is None:
         if src.task == "det":
-            pages = sample_pages()
-            return (pages[:limit], [f"sample page {i}" for i in range(len(pages))][:limit]), \
-                f"{len(pages[:limit])} pages laid out from the edge-sdk sample lines"
+            images, names, what = det_check_images(limit)
+            return (images, names), what
         samples = default_samples()[:limit]
         return ([read_image(s.path) for s in samples], [str(s.path) for s in samples]), \
             f"edge-sdk sample lines ({len(samples)})"
@@ -280,34 +280,6 @@ def _task_check_items(check_data: Optional[Union[str, Path]], limit: Optional[in
         return ([read_image(s.path) for s in samples], [str(s.path) for s in samples]), str(check_data)
     except EdgeSDKError as exc:
         raise ConversionError(f"--check-data: {exc}") from exc
-
-
-def sample_pages(pages: int = 2, seed: int = 0) -> List[Any]:
-    """Whole-image check inputs without any data: the SDK's sample lines laid out on light, noisy pages
-    (BGR uint8, 640 x 800), each line at its own scale and place."""
-    import cv2
-    import numpy as np
-
-    from edge_sdk.images import read_image
-
-    rng = np.random.RandomState(seed)
-    lines = [read_image(s.path) for s in default_samples()]
-    out = []
-    for p in range(pages):
-        page = (rng.randint(215, 250) + rng.randint(0, 12, (640, 800, 3))).astype(np.uint8)
-        y = 24
-        for img in lines[p::pages] * 2:
-            h, w = img.shape[:2]
-            scale = min(rng.uniform(0.8, 2.0), 700 / w, 120 / h)
-            img = cv2.resize(img, (max(1, int(w * scale)), max(1, int(h * scale))))
-            h, w = img.shape[:2]
-            if y + h > 620:
-                break
-            x = int(rng.randint(10, max(11, 790 - w)))
-            page[y:y + h, x:x + w] = img
-            y += h + int(rng.randint(20, 50))
-        out.append(page)
-    return out
 
 
 def _check_samples(check_data: Optional[Union[str, Path]], limit: Optional[int], src: ModelDir,

@@ -18,7 +18,7 @@ from edge_sdk.hub import resolve
 from edge_sdk.model_dir import ModelDir
 from edge_sdk.rec.recognizer import TextRecognizer
 from edge_sdk.zoo import DetParams
-from pages import page_with_lines
+from converters.check_pages import sample_page
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_reading_order_rows_then_columns() -> None:
 def test_detector_finds_each_pasted_line(det_model: ModelDir) -> None:
     det = create_model(str(det_model.path), backend="paddle")
     assert isinstance(det, TextDetector)
-    page, truth = page_with_lines()
+    page, truth = sample_page()
     boxes, scores = det.detect(page)
     found = [max(quad_iou(t, b) for b in boxes) for t in truth]
     assert min(found) >= 0.5, found
@@ -82,7 +82,7 @@ def test_detector_finds_each_pasted_line(det_model: ModelDir) -> None:
 
 def test_predict_results_save(det_model: ModelDir, tmp_path: Path) -> None:
     det = create_model(str(det_model.path), backend="paddle")
-    page, _ = page_with_lines(1)
+    page, _ = sample_page(1)
     cv2.imwrite(str(tmp_path / "page.png"), page)
     (res,) = list(det.predict(str(tmp_path / "page.png")))
     assert res["dt_polys"].shape[1:] == (4, 2) and len(res["dt_scores"]) == len(res["dt_polys"])
@@ -98,7 +98,7 @@ def test_det_converts_with_matching_maps_and_boxes(target: str, det_model: Model
     assert r.manifest["input_spec"]["task"] == "det" and r.manifest["input_spec"]["height"] == "dynamic"
     art = ModelDir.open(tmp_path / target)
     assert art.task == "det" and art.det == det_model.det  # the settings travel in inference.yml
-    page, truth = page_with_lines(2)
+    page, truth = sample_page(2)
     ref = create_model(str(det_model.path), backend="paddle").detect(page)[0]
     got = create_model(str(tmp_path / target)).detect(page)[0]
     matched, _ = match_boxes(ref, got)
@@ -131,7 +131,7 @@ def test_onnx_det_models_convert_and_find_the_lines(name: str, tmp_path: Path) -
     assert md.format == "onnx" and md.task == "det"
     r = convert(name, "openvino", tmp_path / "ov")
     assert r.parity is not None and r.parity.passed, r.parity
-    page, truth = page_with_lines(3)
+    page, truth = sample_page(3)
     boxes, _ = create_model(str(tmp_path / "ov")).detect(page)
     # PP-OCRv5/v6 boxes keep a wider margin around the ink than v4's (IoU 0.34-0.76 with the ink box):
     # each line must lie inside one box, and that box be at most 4 times its area

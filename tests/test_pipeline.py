@@ -18,7 +18,7 @@ from edge_sdk import create_pipeline
 from edge_sdk.datasets import SAMPLES_DIR, load_samples
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.pipeline import OCRPipeline, OCRResult, crop_quad
-from pages import page_with_lines
+from converters.check_pages import sample_page
 
 PADDLEX_KEYS = ["input_path", "page_index", "model_settings", "dt_polys", "text_det_params", "text_type",
                 "textline_orientation_angles", "text_rec_score_thresh", "return_word_box", "rec_texts",
@@ -28,7 +28,7 @@ PADDLEX_KEYS = ["input_path", "page_index", "model_settings", "dt_polys", "text_
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A page of the sample lines with its third line turned upside down."""
-    img, truth = page_with_lines(0)
+    img, truth = sample_page(0)
     (x0, y0), (x1, y1) = truth[2][0], truth[2][2]
     img[y0:y1, x0:x1] = cv2.rotate(img[y0:y1, x0:x1].copy(), cv2.ROTATE_180)
     path = tmp_path_factory.mktemp("pages") / "page.png"
