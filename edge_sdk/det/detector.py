@@ -65,7 +65,10 @@ class TextDetector(Predictor):
 
     def detect(self, image: np.ndarray, **overrides: Any) -> Tuple[np.ndarray, np.ndarray]:
         """Text boxes (int16 [K, 4, 2], reading order) and their scores (float32 [K]) in one BGR image."""
-        params = self.settings(**overrides)
+        return self.detect_with(image, self.settings(**overrides))
+
+    def detect_with(self, image: np.ndarray, params: DetParams) -> Tuple[np.ndarray, np.ndarray]:
+        """``detect`` with settings already checked by ``settings`` (a caller that loops checks them once)."""
         image = to_bgr(image)
         prob, size = self.probability_map(image, params)
         boxes, scores = boxes_from_map(prob, size, params)
@@ -78,7 +81,7 @@ class TextDetector(Predictor):
     def predict(self, inputs: InputLike, on_error: str = "stop", **overrides: Any) -> Iterator[TextDetResult]:
         """Detect text in each input (paths, folders, arrays, bytes: as ``TextRecognizer.predict``)."""
         check_choice("on_error", on_error, ON_ERROR)
-        self.settings(**overrides)  # bad settings fail before any input is read
+        params = self.settings(**overrides)  # bad settings fail before any input is read
         for item, image in iter_loaded(inputs, on_error):
-            boxes, scores = self.detect(image, **overrides)
+            boxes, scores = self.detect_with(image, params)
             yield TextDetResult(item.input_path, boxes, scores, image, name=item.name)

@@ -20,7 +20,7 @@ from ..hub import resolve
 from ..inputs import InputLike, iter_loaded
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from ..rec.recognizer import TextRecognizer
-from ..zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL
+from ..zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL, DetParams
 from .crop import crop_quad
 from .result import OCRResult
 
@@ -47,8 +47,10 @@ class OCRPipeline:
 
     def ocr(self, image: np.ndarray, **det_settings: Any) -> Dict[str, Any]:
         """PaddleX's OCR result fields for one BGR image (``det_settings``: ``TextDetector.detect``'s)."""
-        params = self.det.settings(**det_settings)
-        boxes, _ = self.det.detect(image, **det_settings)
+        return self._ocr(image, self.det.settings(**det_settings))
+
+    def _ocr(self, image: np.ndarray, params: DetParams) -> Dict[str, Any]:
+        boxes, _ = self.det.detect_with(image, params)
         crops = [crop_quad(image, q) for q in boxes]
         angles: List[int] = [-1] * len(crops)
         if self.cls is not None and crops:
@@ -79,9 +81,9 @@ class OCRPipeline:
     def predict(self, inputs: InputLike, on_error: str = "stop", **det_settings: Any) -> Iterator[OCRResult]:
         """OCR each input image (paths, folders, arrays: as ``TextRecognizer.predict``)."""
         check_choice("on_error", on_error, ON_ERROR)
-        self.det.settings(**det_settings)  # bad settings fail before any input is read
+        params = self.det.settings(**det_settings)  # bad settings fail before any input is read
         for item, image in iter_loaded(inputs, on_error, log):
-            data = self.ocr(image, **det_settings)
+            data = self._ocr(image, params)
             data["input_path"] = item.input_path
             yield OCRResult(item.input_path, data, image, item.name)
 
