@@ -16,7 +16,7 @@ import pytest
 from converters import convert
 from edge_sdk import create_pipeline
 from edge_sdk.datasets import SAMPLES_DIR, load_samples
-from edge_sdk.errors import EdgeSDKError
+from edge_sdk.errors import EdgeSDKError, InputError
 from edge_sdk.pipeline import OCRPipeline, OCRResult, crop_quad
 from converters.check_pages import sample_page
 
@@ -144,3 +144,28 @@ def test_the_pipeline_runs_on_paddle_lite(paddle_ocr, page: Path, tmp_path: Path
     (ref,) = list(paddle_ocr.predict(str(page)))
     (got,) = list(lite.predict(str(page)))
     assert np.array_equal(ref["dt_polys"], got["dt_polys"]) and ref["rec_texts"] == got["rec_texts"]
+
+
+def test_ocr_batch_gives_each_image_its_own_answer(converted_ocr):
+    """A server batches concurrent requests' crops through orientation and recognition together: each
+    image's result, with its own settings, is the one it gets alone."""
+    imgs = [sample_page(s)[0] for s in range(3)] + [np.full((120, 200, 3), 230, np.uint8)]
+    settings = [converted_ocr.settings(), converted_ocr.settings(box_thresh=0.7),
+                converted_ocr.settings(use_textline_orientation=False, text_rec_score_thresh=0.9),
+                converted_ocr.settings()]
+    batched = converted_ocr.ocr_batch(imgs, settings)
+    for img, s, got in zip(imgs, settings, batched):
+        alone = converted_ocr.ocr_batch([img], [s])[0]
+        assert got["rec_texts"] == alone["rec_texts"] and got["rec_scores"] == alone["rec_scores"]
+        assert np.array_equal(got["dt_polys"], alone["dt_polys"])
+        assert got.get("textline_orientation_angles") == alone.get("textline_orientation_angles")
+    assert batched[2]["model_settings"]["use_textline_orientation"] is False
+    assert all(score >= 0.9 for score in batched[2]["rec_scores"])
+    assert batched[0]["rec_texts"] and batched[3]["rec_texts"] == []
+
+
+def test_pipeline_settings_are_checked_in_one_sentence(converted_ocr):
+    with pytest.raises(InputError, match="text_rec_score_thresh must be a number"):
+        converted_ocr.settings(text_rec_score_thresh=2)
+    with pytest.raises(InputError, match="use_textline_orientation must be true or false"):
+        converted_ocr.settings(use_textline_orientation="yes")

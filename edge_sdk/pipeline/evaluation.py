@@ -118,14 +118,16 @@ class OCRScores:
         return {**self.as_dict(), "per_image": self.per_image}
 
 
-def evaluate_ocr(pipeline: Any, label_file: Path, limit: int = 0, **det_settings: Any) -> OCRScores:
-    """Run ``pipeline`` (an ``OCRPipeline``) over a detection label file's images and score it."""
+def evaluate_ocr(pipeline: Any, label_file: Path, limit: int = 0, **settings: Any) -> OCRScores:
+    """Run ``pipeline`` (an ``OCRPipeline``, with ``settings`` as its ``settings``) over a detection label
+    file's images and score it."""
     from ..images import read_image
 
     scores = OCRScores()
+    checked = pipeline.settings(**settings)
     rows = read_det_labels(label_file)
     for path, truth in rows[:limit or None]:
-        res = pipeline.ocr(read_image(path), **det_settings)
+        res = pipeline.ocr_batch([read_image(path)], [checked])[0]
         scores.add(path.name, truth, list(res["rec_polys"]), res["rec_texts"])
     return scores
 
