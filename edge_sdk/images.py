@@ -28,26 +28,33 @@ def read_image(path: Union[str, Path], max_pixels: Optional[int] = None) -> np.n
     before anything is decoded.
     """
     p = Path(path)
-    data = np.frombuffer(limits.read_file_bounded(p, limits.max_image_bytes(), "image", InputError), dtype=np.uint8)
-    if data.size == 0:
-        raise InputError(f"image file {limits.shown(p)} is empty (0 bytes).")
+    return decode_image(limits.read_file_bounded(p, limits.max_image_bytes(), "image", InputError),
+                        limits.shown(p), max_pixels, "image file ")
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: Optional[int] = None, what: str = "") -> np.ndarray:
+    """Decode encoded image bytes (a file's, an upload's) to BGR uint8 (H, W, 3), bounded like ``read_image``:
+    at most ``max_pixels`` decoded pixels, checked from the header before anything is decoded."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if buf.size == 0:
+        raise InputError(f"{what}{name} is empty (0 bytes).")
     cap = limits.max_pixels(max_pixels)
-    size = _header_size(data)
+    size = _header_size(buf)
     if size is not None and max(size[0] * size[1], size[0] if size[1] == 0 else 0) > cap:
-        raise InputError(_too_many_pixels(limits.shown(p), size, cap))
+        raise InputError(_too_many_pixels(name, size, cap))
     with _opencv_quiet():  # OpenCV logs its own warnings on corrupt files; our error says it once
         if QUIET_DECODER_STDERR:
             with captured_native_output():  # libpng in OpenCV 4.x prints to fd 2 itself
-                img = _imdecode(data)
+                img = _imdecode(buf)
         else:
-            img = _imdecode(data)
+            img = _imdecode(buf)
     if img is None:
         raise InputError(
-            f"{limits.shown(p)} is not a readable image (corrupt, truncated, or not an image format OpenCV knows)."
+            f"{name} is not a readable image (corrupt, truncated, or not an image format OpenCV knows)."
         )
     if img.shape[0] * img.shape[1] > cap:  # a format whose header PIL could not read
-        raise InputError(_too_many_pixels(limits.shown(p), (img.shape[1], img.shape[0]), cap))
-    return to_bgr(img, limits.shown(p))
+        raise InputError(_too_many_pixels(name, (img.shape[1], img.shape[0]), cap))
+    return to_bgr(img, name)
 
 
 def _imdecode(data: np.ndarray) -> Optional[np.ndarray]:
