@@ -366,6 +366,59 @@ def ocr(inputs: Tuple[str, ...], gt: Optional[Path], det: str, rec: str, cls_mod
             res.save_to_json(save_dir)
 
 
+@main.command()
+@click.option("--rec", default=DEFAULT_MODEL, show_default=True, help="Text recognition model (zoo name or path).")
+@click.option("--det", default=None, help="Text detection model: turns on whole-image OCR at POST /ocr "
+              f"(e.g. {DEFAULT_DET_MODEL}); without it the server recognizes cropped lines only.")
+@click.option("--cls", "cls_model", default=DEFAULT_CLS_MODEL, show_default=True,
+              help="Text-line orientation model (with --det).")
+@click.option("--no-orientation", is_flag=True, help="Leave the line orientation stage out.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--backend", "-b", type=click.Choice(BACKEND_CHOICES[:1] + BACKEND_CHOICES[2:]), default="auto",
+              show_default=True, help="Runtime backend for every model; auto = the best one for each.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads for inference (0 = all cores).")
+@click.option("--queue", "queue_size", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Requests inside at once; more are answered 503 with Retry-After.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+              help="Seconds a request may take from arrival to answer; then 504.")
+@click.option("--max-body-mb", type=click.IntRange(1, 1024), default=20, show_default=True, help="Largest request.")
+@click.option("--max-pixels", type=click.IntRange(1), default=40_000_000, show_default=True,
+              help="Largest decoded image.")
+@click.option("--no-visualize", is_flag=True, help="PaddleX clients get no drawn result image unless they ask.")
+@click.option("--no-access-log", is_flag=True, help="Do not print one JSON line per request.")
+@_friendly_errors
+def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, host: str, port: int, backend: str,
+          threads: int, queue_size: int, timeout_s: float, max_body_mb: int, max_pixels: int, no_visualize: bool,
+          no_access_log: bool) -> None:
+    """Serve OCR on a local port for kiosk apps: PaddleX serving and rapidocr_api clients, unchanged.
+
+    Example: edge-sdk serve --det PP-OCRv4_mobile_det   # then open http://127.0.0.1:8080/
+    """
+    try:
+        from .serve import ServerConfig, run
+    except ImportError as exc:
+        raise click.ClickException(f"the server needs its web stack ({exc.name} is missing): "
+                                   "pip install 'edge-ocr-sdk[serve]'.") from None
+    config = ServerConfig(queue_size=queue_size, timeout_s=timeout_s, max_body_bytes=max_body_mb << 20,
+                          max_pixels=max_pixels, visualize=not no_visualize)
+    if det is not None:
+        from .pipeline import create_pipeline
+
+        pipe = create_pipeline("OCR", det=det, rec=rec, cls=None if no_orientation else cls_model, backend=backend,
+                               threads=threads)
+        recognizer = pipe.rec
+    else:
+        from .predictor import create_model
+
+        pipe, recognizer = None, create_model(rec, backend=backend, threads=threads)
+        if getattr(recognizer, "TASK", "rec") != "rec":
+            raise click.BadParameter(f"{rec} is not a recognition model.", param_hint="--rec")
+    click.echo(f"edge-sdk serve: http://{host}:{port}/  rec={rec}"
+               + (f" det={det} cls={None if no_orientation else cls_model}" if det else " (recognition only)"), err=True)
+    run(recognizer, pipe, host, port, config, access_log=not no_access_log)
+
+
 @main.command("eval")
 @click.argument("model")
 @click.argument("dataset", type=click.Path(exists=True, path_type=Path))
