@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up this checkout on a fresh machine: system font (as root), a virtual environment in .venv,
+# Set up this checkout on a fresh machine: system fonts and Chromium (as root), a virtual environment in .venv,
 # and edge-sdk installed editable with the extras in $EDGE_SDK_EXTRAS (default onnx,openvino,convert,quantize,serve,dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,9 @@ fi
 # Fonts from Debian: WenQuanYi Micro Hei, which save_to_img draws CJK text with and the converter renders
 # calibration and check lines with (edge_sdk/fonts.py, converters/synthetic_lines.py); AR PL UMing and UKai,
 # which the Chinese test domain is rendered with (benchmarks/zh_domain.py: never the SDK's own font).
+# Chromium and its driver from Debian: the server's try-it page is tested in a real headless browser.
 fonts=""
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || fonts="$fonts chromium chromium-driver"
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || fonts="$fonts fonts-wqy-microhei"
 [ -f /usr/share/fonts/truetype/arphic/uming.ttc ] || fonts="$fonts fonts-arphic-uming"
 [ -f /usr/share/fonts/truetype/arphic/ukai.ttc ] || fonts="$fonts fonts-arphic-ukai"
@@ -25,7 +27,7 @@ if [ -n "$fonts" ]; then
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $fonts >/dev/null
   else
-    echo "setup: missing fonts; run 'sudo apt install$fonts' (CJK text in saved images, INT8 calibration lines, the Chinese test domain)" >&2
+    echo "setup: missing Debian packages; run 'sudo apt install$fonts' (fonts: CJK text in saved images, INT8 calibration lines, the Chinese test domain; chromium: the server page's test)" >&2
   fi
 fi
 

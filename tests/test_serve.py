@@ -332,3 +332,20 @@ def test_cli_refuses_a_detector_as_recognizer_in_one_sentence() -> None:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "not a recognition model" in out.stderr or "text detection model" in out.stderr, out.stderr
+
+
+def test_kiosk_example_client_reads_a_page_in_both_styles(port: int, ocr, pages, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    frame = tmp_path / "frame.png"
+    cv2.imwrite(str(frame), pages[0])
+    want = offline(ocr, pages[0])["rec_texts"]
+    for style in ("paddlex", "rapidocr"):
+        out = subprocess.run([sys.executable, str(ROOT / "examples" / "kiosk" / "kiosk_client.py"), str(frame),
+                              "--url", f"http://127.0.0.1:{port}", "--style", style],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert [ln.split("  ")[1] for ln in out.stdout.splitlines()] == want
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "kiosk" / "kiosk_client.py"), str(bad),
+                          "--url", f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and out.stderr.startswith("422: Invalid input file") and "Traceback" not in out.stderr
