@@ -5,7 +5,12 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from typing import Iterator, List
+
+# fds 1 and 2 belong to the process: two threads redirecting them at once would each restore the other's
+# temp file, and the process's output would vanish for good. One redirection at a time.
+_REDIRECT = threading.RLock()
 
 
 class CapturedLog:
@@ -21,12 +26,19 @@ class CapturedLog:
 def captured_native_output() -> Iterator[CapturedLog]:
     """Redirect fds 1 and 2 into a temp file for the duration; the text is kept for error messages.
 
-    Set ``EDGE_SDK_VERBOSE=1`` to let it through instead.
+    Set ``EDGE_SDK_VERBOSE=1`` to let it through instead. Process-wide, so serialized: a thread that
+    asks while another holds it waits (a server leaves it off: ``images.QUIET_DECODER_STDERR``).
     """
     log = CapturedLog()
     if os.environ.get("EDGE_SDK_VERBOSE"):
         yield log
         return
+    with _REDIRECT, _redirected(log):
+        yield log
+
+
+@contextlib.contextmanager
+def _redirected(log: CapturedLog) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
@@ -34,7 +46,7 @@ def captured_native_output() -> Iterator[CapturedLog]:
         try:
             os.dup2(tmp.fileno(), 1)
             os.dup2(tmp.fileno(), 2)
-            yield log
+            yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

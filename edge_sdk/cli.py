@@ -400,6 +400,9 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
     except ImportError as exc:
         raise click.ClickException(f"the server needs its web stack ({exc.name} is missing): "
                                    "pip install 'edge-ocr-sdk[serve]'.") from None
+    from . import images
+
+    images.QUIET_DECODER_STDERR = False  # many threads decode at once; stderr carries the server's own log
     config = ServerConfig(queue_size=queue_size, timeout_s=timeout_s, max_body_bytes=max_body_mb << 20,
                           max_pixels=max_pixels, visualize=not no_visualize)
     if det is not None:

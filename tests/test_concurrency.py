@@ -206,3 +206,26 @@ def test_every_backend_says_how_it_is_thread_safe() -> None:
         cls = runtimes.backend_class(name)
         assert cls.concurrency == want[name]
         assert f"Concurrency ``{want[name]}``" in (sys.modules[cls.__module__].__doc__ or "")
+
+
+def test_native_output_capture_from_many_threads_leaves_stderr_working() -> None:
+    """Capturing what native decoders print swaps fd 2 for the whole process: from many threads at once it
+    must not leave fd 2 pointing at another thread's temp file (a server's log vanished that way)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, threading\n"
+        "from edge_sdk._native_log import captured_native_output\n"
+        "def work():\n"
+        "    for _ in range(200):\n"
+        "        with captured_native_output():\n"
+        "            os.write(2, b'hidden\\n')\n"
+        "ts = [threading.Thread(target=work) for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "os.write(2, b'still here\\n')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k != "EDGE_SDK_VERBOSE"})
+    assert out.returncode == 0 and out.stderr == "still here\n", out.stderr

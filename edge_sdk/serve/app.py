@@ -98,7 +98,7 @@ class Server:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout_s)
         except asyncio.TimeoutError:
-            future.cancel()  # skipped if it has not started; its slot frees when it ends either way
+            future.cancel()  # skipped if it has not started; its slot frees when it is run or skipped
             raise
 
     def _too_large(self) -> str:

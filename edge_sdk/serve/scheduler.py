@@ -35,7 +35,7 @@ class Job:
     images: Sequence[np.ndarray]
     settings: Any = None  # OCRSettings for "ocr"
     future: Future = field(default_factory=Future)
-    started: float = 0.0
+    admission: Optional["Admission"] = None
 
     @property
     def lines(self) -> int:
@@ -96,8 +96,13 @@ class Scheduler:
             self._inside -= 1
 
     def submit(self, job: Job, admission: Admission) -> Future:
-        """Queue ``job``; its future holds the answer (a list of (text, score) or the OCR result dict)."""
-        job.future.add_done_callback(lambda _: admission.release())
+        """Queue ``job``; its future holds the answer (a list of (text, score) or the OCR result dict).
+        The job keeps the request's slot until the inference thread has run it or skipped it (a job whose
+        client gave up still holds its memory while it waits, so it still counts)."""
+        job.admission = admission
+        # answered: the slot frees before the client can see the answer (and send its next request);
+        # given up on: the slot frees only when the inference thread skips the job
+        job.future.add_done_callback(lambda f: None if f.cancelled() else admission.release())
         self._jobs.put(job)
         return job.future
 
@@ -124,13 +129,17 @@ class Scheduler:
             batch = self._take()
             if batch is None:
                 return
-            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
-            if not live:
-                continue
-            t0 = time.perf_counter()
-            self._execute(live)
-            if self._on_batch is not None:
-                self._on_batch(len(live), sum(j.lines for j in live), time.perf_counter() - t0)
+            live = []
+            for job in batch:
+                if job.future.set_running_or_notify_cancel():
+                    live.append(job)
+                elif job.admission is not None:  # its client gave up before it started
+                    job.admission.release()
+            if live:
+                t0 = time.perf_counter()
+                self._execute(live)
+                if self._on_batch is not None:
+                    self._on_batch(len(live), sum(j.lines for j in live), time.perf_counter() - t0)
 
     def _execute(self, jobs: List[Job]) -> None:
         """Run ``jobs`` together; if that fails, run them one by one so one bad job fails alone."""
