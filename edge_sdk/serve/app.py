@@ -19,7 +19,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -53,11 +53,12 @@ class BodyTooLarge(Exception):
     pass
 
 
-class _Reply(Exception):
-    """Answer the current request with ``response`` (raised from deep inside a handler)."""
+class _Fail(Exception):
+    """Answer the current request with an error in its own wire format; ``reason`` labels the metric."""
 
-    def __init__(self, response: Response, reason: str) -> None:
-        self.response, self.reason = response, reason
+    def __init__(self, status: int, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.reason = status, message, reason
 
 
 def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
@@ -104,65 +105,80 @@ class Server:
     def _too_large(self) -> str:
         return f"the request is over this server's {self.config.max_body_bytes >> 20} MB limit."
 
-    # PaddleX serving -----------------------------------------------------------------------------------
-    async def paddlex(self, request: Request, ocr: bool) -> Response:
+    async def _handle(self, request: Request, client: str, reply: Callable[..., Response],
+                      prepare: Callable[[Request, Dict[str, Any]], Awaitable[Tuple[Job, Callable[[Any], Any]]]]
+                      ) -> Response:
+        """One request's life, whatever its wire format: admit (or 503), ``prepare`` (read, parse, decode:
+        a ``_Fail`` answers in the format's ``reply``), run (or 504/500), ``answer`` the result."""
         access = request.scope["state"]["access"]
-        access["client"] = "paddlex"
-        log_id = px.new_log_id()
-
-        def error(status: int, message: str, reason: str, headers: Optional[Dict[str, str]] = None) -> _Reply:
-            return _Reply(_json(px.envelope(log_id, None, status, message), status, headers), reason)
-
+        access["client"] = client
         try:
             admission = self.scheduler.admit()
         except QueueFull:
             access["reason"] = "queue_full"
-            return _json(px.envelope(log_id, None, 503, "the server is busy; retry shortly."), 503,
-                         {"Retry-After": str(RETRY_AFTER_S)})
+            return reply(503, "the server is busy; retry shortly.", {"Retry-After": str(RETRY_AFTER_S)})
         submitted = False
         try:
+            job, answer = await prepare(request, access)
+            submitted = True
+            try:
+                res = await self._run(job, admission)
+            except asyncio.TimeoutError:
+                raise _Fail(504, f"no answer within {self.config.timeout_s:g} s; the server is overloaded.",
+                            "timeout") from None
+            except Exception as exc:  # noqa: BLE001 - a backend failure: one sentence out, logged once here
+                log.error("inference failed (%s): %s", access.get("log_id", client), exc)
+                raise _Fail(500, "Internal server error", "inference") from None
+            return await answer(res)
+        except _Fail as fail:
+            access["reason"] = fail.reason
+            return reply(fail.status, fail.message)
+        finally:
+            if not submitted:
+                admission.release()
+
+    # PaddleX serving -----------------------------------------------------------------------------------
+    async def paddlex(self, request: Request, ocr: bool) -> Response:
+        fallback_id = px.new_log_id()
+
+        def reply(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> Response:
+            log_id = request.scope["state"]["access"].get("log_id", fallback_id)
+            return _json(px.envelope(log_id, None, status, message), status, headers)
+
+        async def prepare(request: Request, access: Dict[str, Any]) -> Tuple[Job, Callable[[Any], Any]]:
             try:
                 req = px.parse_request(await self._body(request), ocr)
             except BodyTooLarge:
-                raise error(413, self._too_large(), "too_large") from None
+                raise _Fail(413, self._too_large(), "too_large") from None
             except px.ApiError as exc:
-                log_id = getattr(exc, "log_id", log_id)
-                raise error(exc.status, exc.message, "bad_request") from None
-            log_id = access["log_id"] = req.log_id
+                access["log_id"] = getattr(exc, "log_id", fallback_id)
+                raise _Fail(exc.status, exc.message, "bad_request") from None
+            access["log_id"] = req.log_id
             if ocr and self.pipeline is None:
-                raise error(422, "this server runs recognition only (started without --det); post cropped lines "
+                raise _Fail(422, "this server runs recognition only (started without --det); post cropped lines "
                                  "to /text-recognition.", "no_pipeline")
             try:
                 settings = self.pipeline.settings(**req.settings) if ocr else None
             except EdgeSDKError as exc:
-                raise error(422, str(exc), "bad_request") from None
+                raise _Fail(422, str(exc), "bad_request") from None
             try:
                 image = await self._decode(req.image, "file")
             except EdgeSDKError as exc:
-                raise error(422, f"Invalid input file: {exc}", "bad_input") from None
-            submitted = True
-            try:
-                res = await self._run(Job("ocr" if ocr else "rec", [image], settings), admission)
-            except asyncio.TimeoutError:
-                raise error(504, f"no answer within {self.config.timeout_s:g} s; the server is overloaded.",
-                            "timeout") from None
-            except Exception as exc:  # noqa: BLE001 - a backend failure: one sentence, logged once
-                log.error("inference failed for %s: %s", log_id, exc)
-                raise error(500, "Internal server error", "inference") from None
+                raise _Fail(422, f"Invalid input file: {exc}", "bad_input") from None
             visualize = self.config.visualize if req.visualize is None else req.visualize
-            if ocr:
-                access["lines"] = len(res["rec_texts"])
-                result = await run_in_threadpool(self._ocr_result, res, image, visualize)
-            else:
-                access["lines"] = 1
-                result = px.rec_result(res, image)
-            return _json(px.envelope(log_id, result))
-        except _Reply as reply:
-            access["reason"] = reply.reason
-            return reply.response
-        finally:
-            if not submitted:
-                admission.release()
+
+            async def answer(res: Any) -> Response:
+                if ocr:
+                    access["lines"] = len(res["rec_texts"])
+                    result = await run_in_threadpool(self._ocr_result, res, image, visualize)
+                else:
+                    access["lines"] = 1
+                    result = px.rec_result(res, image)
+                return _json(px.envelope(req.log_id, result))
+
+            return Job("ocr" if ocr else "rec", [image], settings), answer
+
+        return await self._handle(request, "paddlex", reply, prepare)
 
     @staticmethod
     def _ocr_result(res: Dict[str, Any], image: Any, visualize: bool) -> Dict[str, Any]:
@@ -173,33 +189,22 @@ class Server:
 
     # rapidocr_api --------------------------------------------------------------------------------------
     async def rapidocr(self, request: Request) -> Response:
-        access = request.scope["state"]["access"]
-        access["client"] = "rapidocr"
+        def reply(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> Response:
+            return _json({"detail": message}, status, headers)
 
-        def error(status: int, message: str, reason: str, headers: Optional[Dict[str, str]] = None) -> _Reply:
-            return _Reply(_json({"detail": message}, status, headers), reason)
-
-        try:
-            admission = self.scheduler.admit()
-        except QueueFull:
-            access["reason"] = "queue_full"
-            return _json({"detail": "the server is busy; retry shortly."}, 503, {"Retry-After": str(RETRY_AFTER_S)})
-        submitted = False
-        try:
+        async def prepare(request: Request, access: Dict[str, Any]) -> Tuple[Job, Callable[[Any], Any]]:
             declared = request.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
-                raise error(413, self._too_large(), "too_large")
+                raise _Fail(413, self._too_large(), "too_large")
             try:
                 form = await request.form(max_files=1, max_fields=8, max_part_size=self.config.max_body_bytes)
                 req = await ra.parse_form(form)
-            except BodyTooLarge:
-                raise error(413, self._too_large(), "too_large") from None
             except ra.FormError as exc:
-                raise error(exc.status, exc.message, "bad_request") from None
+                raise _Fail(exc.status, exc.message, "bad_request") from None
             except Exception as exc:  # noqa: BLE001 - a malformed multipart body
-                raise error(400, f"the form could not be read: {str(exc)[:120]}", "bad_request") from None
+                raise _Fail(400, f"the form could not be read: {str(exc)[:120]}", "bad_request") from None
             if req.use_det and self.pipeline is None:
-                raise error(400, "this server runs recognition only (started without --det); send use_det=false "
+                raise _Fail(400, "this server runs recognition only (started without --det); send use_det=false "
                                  "with a cropped line.", "no_pipeline")
             try:
                 image = await self._decode(req.image, "image_file" if form.get("image_file") is not None
@@ -208,28 +213,19 @@ class Server:
                 job = (Job("ocr", [image], self.pipeline.settings(use_textline_orientation=cls)) if req.use_det
                        else Job("rec", [image]))
             except EdgeSDKError as exc:
-                raise error(400, str(exc), "bad_input") from None
-            submitted = True
-            try:
-                res = await self._run(job, admission)
-            except asyncio.TimeoutError:
-                raise error(504, f"no answer within {self.config.timeout_s:g} s; the server is overloaded.",
-                            "timeout") from None
-            except Exception as exc:  # noqa: BLE001
-                log.error("inference failed: %s", exc)
-                raise error(500, "Internal Server Error", "inference") from None
-            if req.use_det:
-                out = ra.response(res["rec_polys"], list(zip(res["rec_texts"], res["rec_scores"])))
-            else:
-                out = ra.response([ra.whole_image_box(image)], res)
-            access["lines"] = len(out)
-            return _json(out)
-        except _Reply as reply:
-            access["reason"] = reply.reason
-            return reply.response
-        finally:
-            if not submitted:
-                admission.release()
+                raise _Fail(400, str(exc), "bad_input") from None
+
+            async def answer(res: Any) -> Response:
+                if req.use_det:
+                    out = ra.response(res["rec_polys"], list(zip(res["rec_texts"], res["rec_scores"])))
+                else:
+                    out = ra.response([ra.whole_image_box(image)], res)
+                access["lines"] = len(out)
+                return _json(out)
+
+            return job, answer
+
+        return await self._handle(request, "rapidocr", reply, prepare)
 
     # routes --------------------------------------------------------------------------------------------
     async def ocr(self, request: Request) -> Response:
