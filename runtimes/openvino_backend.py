@@ -47,6 +47,7 @@ log = logging.getLogger("runtimes.openvino")
 # oneDNN reads its capacity from the environment when the plugin first builds a kernel: set it before
 # that, unless the user chose one.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
+RUNTIME_CACHE_CAPACITY = 0
 
 # our device names -> OpenVINO's
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
@@ -96,7 +97,8 @@ class OpenVINOSession(Session):
         if device in ("CPU", "AUTO"):
             config["INFERENCE_NUM_THREADS"] = options.resolved_threads()
         if device == "CPU":
-            config["CPU_RUNTIME_CACHE_CAPACITY"] = int(options.extra.get("cpu_runtime_cache_capacity", 0))
+            config["CPU_RUNTIME_CACHE_CAPACITY"] = int(options.extra.get(
+                "cpu_runtime_cache_capacity", os.environ.get("EDGE_SDK_OV_RUNTIME_CACHE", RUNTIME_CACHE_CAPACITY)))
         self._device = device
         self._cache: Optional[CompiledModelCache] = None
         self.cache_status = "off"  # off | hit | written | recompiled | unusable | unsupported
