@@ -47,7 +47,7 @@ log = logging.getLogger("runtimes.openvino")
 # oneDNN reads its capacity from the environment when the plugin first builds a kernel: set it before
 # that, unless the user chose one.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
-RUNTIME_CACHE_CAPACITY = 0
+RUNTIME_CACHE_CAPACITY = 0  # the server keeps 256 ($EDGE_SDK_OV_RUNTIME_CACHE): its batches change size
 
 # our device names -> OpenVINO's
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
@@ -97,8 +97,7 @@ class OpenVINOSession(Session):
         if device in ("CPU", "AUTO"):
             config["INFERENCE_NUM_THREADS"] = options.resolved_threads()
         if device == "CPU":
-            config["CPU_RUNTIME_CACHE_CAPACITY"] = int(options.extra.get(
-                "cpu_runtime_cache_capacity", os.environ.get("EDGE_SDK_OV_RUNTIME_CACHE", RUNTIME_CACHE_CAPACITY)))
+            config["CPU_RUNTIME_CACHE_CAPACITY"] = _runtime_cache_capacity(options)
         self._device = device
         self._cache: Optional[CompiledModelCache] = None
         self.cache_status = "off"  # off | hit | written | recompiled | unusable | unsupported
@@ -220,6 +219,19 @@ class OpenVINOSession(Session):
 
     def close(self) -> None:
         self._requests.clear()
+
+
+def _runtime_cache_capacity(options: BackendOptions) -> int:
+    """Per-shape kernels the CPU plugin keeps: the option, else ``$EDGE_SDK_OV_RUNTIME_CACHE``, else 0."""
+    if "cpu_runtime_cache_capacity" in options.extra:
+        return int(options.extra["cpu_runtime_cache_capacity"])
+    raw = os.environ.get("EDGE_SDK_OV_RUNTIME_CACHE", "").strip()
+    if not raw:
+        return RUNTIME_CACHE_CAPACITY
+    if not raw.isdigit():
+        raise ModelLoadError(f"EDGE_SDK_OV_RUNTIME_CACHE={raw!r} is not a whole number (kernels kept per input "
+                             "shape, 0 = none); set one or unset it.")
+    return int(raw)
 
 
 def _device_property(core: Any, device: str, name: str) -> str:

@@ -138,3 +138,18 @@ def test_corrupt_ir_is_a_clear_error(ov_artifact: Path, tmp_path: Path) -> None:
     (tmp_path / "inference.bin").write_bytes(b"")
     with pytest.raises(ModelFormatError, match="OpenVINO could not load"):
         create_model(str(tmp_path))
+
+
+def test_per_shape_kernel_cache_is_set_from_the_environment(ov_artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtimes.base import BackendOptions
+    from runtimes.openvino_backend import _runtime_cache_capacity
+
+    monkeypatch.setenv("EDGE_SDK_OV_RUNTIME_CACHE", "256")
+    assert _runtime_cache_capacity(BackendOptions()) == 256
+    assert _runtime_cache_capacity(BackendOptions(extra={"cpu_runtime_cache_capacity": 8})) == 8
+    create_model(str(ov_artifact), backend="openvino", cache_dir=None)  # the plugin takes it
+    monkeypatch.delenv("EDGE_SDK_OV_RUNTIME_CACHE")
+    assert _runtime_cache_capacity(BackendOptions()) == 0
+    monkeypatch.setenv("EDGE_SDK_OV_RUNTIME_CACHE", "lots")
+    with pytest.raises(EdgeSDKError, match="EDGE_SDK_OV_RUNTIME_CACHE='lots' is not a whole number"):
+        create_model(str(ov_artifact), backend="openvino", cache_dir=None)
