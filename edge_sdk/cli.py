@@ -403,26 +403,30 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
     import os
 
     from . import images
+    from .predictor import create_model
 
     images.QUIET_DECODER_STDERR = False  # many threads decode at once; stderr carries the server's own log
-    # Micro-batches vary in size from one to the next: OpenVINO's per-shape kernel cache (off by default,
-    # for memory) then saves re-preparing every layer at each change. Measured on IC15 val in batches of
-    # 1, 3, 8, 2, 4, 6 in turn: 131 -> 216 lines/s for +30 MB RSS (capacity 0 -> 256).
-    os.environ.setdefault("EDGE_SDK_OV_RUNTIME_CACHE", "256")
     config = ServerConfig(queue_size=queue_size, timeout_s=timeout_s, max_body_bytes=max_body_mb << 20,
                           max_pixels=max_pixels, visualize=not no_visualize)
+    # Micro-batches of lines change size from one call to the next: OpenVINO's per-shape kernel cache (off
+    # by default, for memory) saves re-preparing every layer at each change. Measured on IC15 val in
+    # batches of 1, 3, 8, 2, 4, 6 in turn: 131 -> 216 lines/s for +30 MB (capacity 0 -> 256). Only for the
+    # recognizer: a camera's frames are one size, so the detector gains nothing for its memory.
+    asked = os.environ.get("EDGE_SDK_OV_RUNTIME_CACHE")
+    os.environ["EDGE_SDK_OV_RUNTIME_CACHE"] = asked or "256"
+    try:
+        recognizer = create_model(rec, backend=backend, threads=threads)
+    finally:
+        if asked is None:
+            del os.environ["EDGE_SDK_OV_RUNTIME_CACHE"]
+    if getattr(recognizer, "TASK", "rec") != "rec":
+        raise click.BadParameter(f"{rec} is not a recognition model.", param_hint="--rec")
+    pipe = None
     if det is not None:
         from .pipeline import create_pipeline
 
-        pipe = create_pipeline("OCR", det=det, rec=rec, cls=None if no_orientation else cls_model, backend=backend,
-                               threads=threads)
-        recognizer = pipe.rec
-    else:
-        from .predictor import create_model
-
-        pipe, recognizer = None, create_model(rec, backend=backend, threads=threads)
-        if getattr(recognizer, "TASK", "rec") != "rec":
-            raise click.BadParameter(f"{rec} is not a recognition model.", param_hint="--rec")
+        pipe = create_pipeline("OCR", det=det, rec=recognizer, cls=None if no_orientation else cls_model,
+                               backend=backend, threads=threads)
     click.echo(f"edge-sdk serve: http://{host}:{port}/  rec={rec}"
                + (f" det={det} cls={None if no_orientation else cls_model}" if det else " (recognition only)"), err=True)
     run(recognizer, pipe, host, port, config, access_log=not no_access_log)

@@ -147,9 +147,10 @@ def create_pipeline(pipeline: str = "OCR", det: ModelRef = DEFAULT_DET_MODEL, re
                     backend: str = "auto", threads: int = 0, device: str = "auto",
                     text_rec_score_thresh: float = 0.0, rec_batch_size: int = 6,
                     cache_dir: Optional[Union[str, Path]] = "auto") -> OCRPipeline:
-    """PaddleX-style ``create_pipeline("OCR")``: each stage a zoo name, a Paddle inference dir or a
-    converted artifact, each loaded on ``backend`` (``auto``: the best one for its own format and this
-    device). ``cls=None`` or ``use_textline_orientation=False`` leaves orientation out.
+    """PaddleX-style ``create_pipeline("OCR")``: each stage a zoo name, a Paddle inference dir, a
+    converted artifact (each loaded on ``backend``; ``auto``: the best one for its own format and this
+    device), or a predictor already loaded (``create_model(...)``), used as it is. ``cls=None`` or
+    ``use_textline_orientation=False`` leaves orientation out.
 
     Example:
         >>> ocr = create_pipeline("OCR")
@@ -159,7 +160,9 @@ def create_pipeline(pipeline: str = "OCR", det: ModelRef = DEFAULT_DET_MODEL, re
     check_choice("pipeline", pipeline, PIPELINES)
     opts = dict(backend=backend, threads=threads, device=device, cache_dir=cache_dir)
 
-    def load(ref: ModelRef, task: str, cls_: Any) -> Any:
+    def load(ref: Any, task: str, cls_: Any) -> Any:
+        if isinstance(ref, cls_):  # a predictor loaded by the caller (its own backend options)
+            return ref
         md = resolve(str(ref))
         if md.task != task:
             raise ModelFormatError(f"{ref} is a {md.task} model; the OCR pipeline's {task} stage needs a {task} model.")
