@@ -151,7 +151,7 @@ class Server:
             except BodyTooLarge:
                 raise _Fail(413, self._too_large(), "too_large") from None
             except px.ApiError as exc:
-                access["log_id"] = getattr(exc, "log_id", fallback_id)
+                access["log_id"] = exc.log_id or fallback_id
                 raise _Fail(exc.status, exc.message, "bad_request") from None
             access["log_id"] = req.log_id
             if ocr and self.pipeline is None:

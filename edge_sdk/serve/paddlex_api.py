@@ -41,9 +41,9 @@ MAX_VISUAL_SIDE = 2000  # PaddleX scales result images down to fit 2000 x 2000
 class ApiError(Exception):
     """A request this server answers with an error envelope (``status`` is also its ``errorCode``)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, log_id: Optional[str] = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.log_id = status, message, log_id
 
 
 @dataclass
@@ -115,7 +115,7 @@ def parse_request(raw: bytes, ocr: bool) -> Request:
                                         "boxes); leave it false or out.")
         req.visualize = _typed(body, "visualize", bool)
     except ApiError as exc:
-        exc.log_id = log_id  # type: ignore[attr-defined]
+        exc.log_id = log_id  # the client's logId comes back with the error too
         raise
     return req
 
