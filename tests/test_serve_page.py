@@ -43,6 +43,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-quic", "--window-size=1400,1000",
+                 # this machine has no camera: Chromium's own test camera (a moving pattern), allowed without a prompt
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         opts.add_argument(flag)
     driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=DRIVER))
@@ -79,3 +81,22 @@ def test_page_reads_a_picked_image_and_the_screenshot_shows_the_texts(ocr, brows
     assert len(found) >= 0.8 * len(want), (want, seen)
     img = cv2.imread(str(shot))
     assert img.shape[1] == 1400 and np.count_nonzero(img.std(axis=2) > 0) > 0
+
+
+def test_page_reads_a_camera_frame(ocr, browser) -> None:  # type: ignore[no-untyped-def]
+    """The camera path on Chromium's fake camera (no camera here): start it, read a frame, get an answer."""
+    with running(create_app(ocr.rec, ocr)) as port:
+        browser.get(f"http://127.0.0.1:{port}/")
+        WebDriverWait(browser, 30).until(lambda d: "det " in d.find_element(By.ID, "models").text)
+        browser.find_element(By.ID, "camera").click()
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "snap").is_displayed()
+                                         and d.execute_script("return document.getElementById('video').videoWidth") > 0)
+        browser.find_element(By.ID, "snap").click()
+        WebDriverWait(browser, 60).until(lambda d: " in " in d.find_element(By.ID, "status").text
+                                         or "error" in d.find_element(By.ID, "status").get_attribute("class"))
+        status = browser.find_element(By.ID, "status")
+        assert status.get_attribute("class") != "error", status.text
+        assert status.text.endswith(" ms") and "line" in status.text
+        size = browser.execute_script("const c = document.getElementById('canvas'); return [c.width, c.height];")
+        video = browser.execute_script("const v = document.getElementById('video'); return [v.videoWidth, v.videoHeight];")
+        assert size == video and size[0] > 0
