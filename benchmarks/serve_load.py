@@ -4,7 +4,9 @@ Each server runs in its own process (ours from this checkout; rapidocr_api 0.2.0
 onnxruntime in its own venv, ``.venv-rapidocr-api``, made here on first use: its opencv-python would fight
 our headless OpenCV). N client threads with keep-alive connections post a bounded number of requests;
 reported per case: requests/s, p50/p99 latency, errors, wrong answers (ours, against offline ``predict``
-in this process), and the server's RSS before, at the end and at its peak.
+in this process, one input at a time: a text or box that differs, or a score more than 2e-5 off), how
+many scores are bit-equal to offline and the largest difference (batched kernels differ in the 7th
+decimal), and the server's RSS before, at the end and at its peak.
 
 Cases:
 - ``lines``: IC15 val cropped lines. Ours: PaddleX-style ``POST /text-recognition`` (recognition only),
@@ -212,31 +214,64 @@ def load(port: int, requests: Sequence[Request], clients: int, total: int,
             "seconds": elapsed}
 
 
-def row(server: str, what: str, clients: int, r: Dict[str, Any]) -> str:
+def row(server: str, what: str, clients: int, r: Dict[str, Any], check: Optional[Checker] = None) -> str:
     return (f"{server:<14} {what:<30} {clients:>3}  {r['rps']:8.1f}  {r['p50']:7.1f}  {r['p99']:7.1f}  "
-            f"{r['errors']:>6}  {r['wrong']:>5}  {r['rss_before']:6.0f} {r['rss_after']:6.0f} {r['rss_peak']:6.0f}")
+            f"{r['errors']:>6}  {r['wrong']:>5}  {check.summary() if check else '-':>14}  "
+            f"{r['rss_before']:6.0f} {r['rss_after']:6.0f} {r['rss_peak']:6.0f}")
 
 
 HEADER = (f"{'server':<14} {'requests':<30} {'cl':>3}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  "
-          f"{'wrong':>5}  {'RSS MB before/after/peak':>20}")
+          f"{'wrong':>5}  {'scores =/max d':>14}  {'RSS MB before/after/peak':>20}")
 
 
 # expected answers ------------------------------------------------------------------------------------
-def line_checker(images: List[bytes]) -> Callable[[int, Any], bool]:
+class Checker:
+    """Compares each answer with offline ``predict`` (run here, one input at a time): texts and boxes must
+    be equal, scores within ``SCORE_TOL``; counts how many scores are bit-equal and the largest difference."""
+
+    def __init__(self, want: List[List[Tuple[str, Any, float]]], lines_of: Callable[[Any], List[Tuple[str, Any, float]]]):
+        self.want, self.lines_of = want, lines_of
+        self.lock = threading.Lock()
+        self.scores = self.equal = 0
+        self.max_diff = 0.0
+
+    def __call__(self, i: int, got: Any) -> bool:
+        lines = self.lines_of(got)
+        if len(lines) != len(self.want[i]) or any(g[:2] != w[:2] for g, w in zip(lines, self.want[i])):
+            return False
+        diffs = [abs(g[2] - w[2]) for g, w in zip(lines, self.want[i])]
+        with self.lock:
+            self.scores += len(diffs)
+            self.equal += sum(d == 0 for d in diffs)
+            self.max_diff = max([self.max_diff, *diffs])
+        return all(d <= SCORE_TOL for d in diffs)
+
+    def summary(self) -> str:
+        """Since the last summary: scores bit-equal to offline, and the largest difference."""
+        out = f"{self.equal}/{self.scores} ={self.max_diff:.0e}" if self.scores else "-"
+        self.scores = self.equal = 0
+        self.max_diff = 0.0
+        return out
+
+
+def line_checker(images: List[bytes]) -> Checker:
     from edge_sdk import create_model
     from edge_sdk.images import decode_image
 
     rec = create_model("PP-OCRv4_mobile_rec")
-    want = [rec.recognize([decode_image(b)])[0] for b in images]
+    want = []
+    for b in images:
+        text, score = rec.recognize([decode_image(b)])[0]
+        want.append([(text, None, score)])
 
-    def check(i: int, got: Any) -> bool:
+    def lines_of(got: Any) -> List[Tuple[str, Any, float]]:
         p = got["result"]["recResults"][0]["prunedResult"]
-        return p["rec_text"] == want[i][0] and abs(p["rec_score"] - want[i][1]) <= SCORE_TOL
+        return [(p["rec_text"], None, p["rec_score"])]
 
-    return check
+    return Checker(want, lines_of)
 
 
-def page_checker(images: List[bytes]) -> Callable[[int, Any], bool]:
+def page_checker(images: List[bytes]) -> Checker:
     from edge_sdk import create_pipeline
     from edge_sdk.images import decode_image
 
@@ -247,13 +282,10 @@ def page_checker(images: List[bytes]) -> Callable[[int, Any], bool]:
         want.append([(t, [[float(x), float(y)] for x, y in p], s)
                      for t, p, s in zip(res["rec_texts"], res["rec_polys"], res["rec_scores"])])
 
-    def check(i: int, got: Any) -> bool:
-        lines = [got[str(k)] for k in range(len(got))]
-        return len(lines) == len(want[i]) and all(
-            g["rec_txt"] == t and g["dt_boxes"] == p and abs(g["score"] - s) <= SCORE_TOL
-            for g, (t, p, s) in zip(lines, want[i]))
+    def lines_of(got: Any) -> List[Tuple[str, Any, float]]:
+        return [(got[str(k)]["rec_txt"], got[str(k)]["dt_boxes"], got[str(k)]["score"]) for k in range(len(got))]
 
-    return check
+    return Checker(want, lines_of)
 
 
 # cases -----------------------------------------------------------------------------------------------
@@ -300,11 +332,12 @@ def main() -> None:
         for c in clients:
             r = load(srv.port, [paddlex_rec(b) for b in lines], c, args.requests, check, srv.rss)
             results[("rec", c)] = r
-            print(row("edge-sdk", "POST /text-recognition", c, r), flush=True)
+            print(row("edge-sdk", "POST /text-recognition", c, r, check), flush=True)
+        page_check = page_checker(lines)
         for c in clients:
-            r = load(srv.port, [rapid_form(b) for b in lines], c, args.requests, None, srv.rss)
+            r = load(srv.port, [rapid_form(b) for b in lines], c, args.requests, page_check, srv.rss)
             results[("ocr", c)] = r
-            print(row("edge-sdk", "POST /ocr form (det+cls+rec)", c, r), flush=True)
+            print(row("edge-sdk", "POST /ocr form (det+cls+rec)", c, r, page_check), flush=True)
         srv.stop()
         rapid = rapidocr_api(free_port())
         for c in clients:
@@ -327,7 +360,7 @@ def main() -> None:
         for c in clients:
             r = load(srv.port, [rapid_form(b) for b in scenes], c, n, check, srv.rss)
             results[("ocr", c)] = r
-            print(row("edge-sdk", "POST /ocr form", c, r), flush=True)
+            print(row("edge-sdk", "POST /ocr form", c, r, check), flush=True)
         srv.stop()
         rapid = rapidocr_api(free_port())
         for c in clients:
@@ -344,7 +377,7 @@ def main() -> None:
         r = load(srv.port, [paddlex_rec(b) for b in lines], 4, args.soak, check, srv.rss, every=1000)
         srv.stop()
         print(f"\nsoak: {args.soak} line requests at 4 clients: {r['rps']:.1f} req/s, errors {r['errors']}, "
-              f"wrong {r['wrong']}, p99 {r['p99']:.1f} ms")
+              f"wrong {r['wrong']}, scores bit-equal/max diff {check.summary()}, p99 {r['p99']:.1f} ms")
         print("  RSS MB by request: " + ", ".join(f"{i}: {mb:.0f}" for i, mb in r["rss_marks"])
               + f", end: {r['rss_after']:.0f}")
     if "overload" in cases:
