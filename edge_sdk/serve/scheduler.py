@@ -7,7 +7,8 @@ model sessions and runs every job: when it is free it takes everything waiting (
 crops, a page counting as 16), detects each page, then runs orientation and recognition once over the
 crops of all of them, batched by padded width. A line's text, box and orientation never depend on its
 batch mates, so an answer is the same at any load (its score to below 1e-6: onnxruntime and OpenVINO
-pick kernels by batch size and shape history). A job whose client gave up (timeout) before it started is skipped.
+pick kernels by batch size and shape history). A job whose client gave up (timeout) before it started
+is skipped.
 """
 from __future__ import annotations
 
