@@ -47,7 +47,7 @@ log = logging.getLogger("runtimes.openvino")
 # oneDNN reads its capacity from the environment when the plugin first builds a kernel: set it before
 # that, unless the user chose one.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
-RUNTIME_CACHE_CAPACITY = 0  # the server keeps 256 ($EDGE_SDK_OV_RUNTIME_CACHE): its batches change size
+RUNTIME_CACHE_CAPACITY = 0  # edge-sdk serve keeps 256 ($EDGE_SDK_OV_RUNTIME_CACHE): its batches change size
 
 # our device names -> OpenVINO's
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU", "auto": "AUTO"}
