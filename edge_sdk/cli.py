@@ -411,7 +411,7 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
     # Micro-batches change size from one call to the next, and pages and crops come in many sizes:
     # OpenVINO's per-shape kernel cache (off by default, for memory) saves re-preparing every layer at each
     # change. Recognition on IC15 val in batches of 1, 3, 8, 2, 4, 6 in turn: 131 -> 216 lines/s for +30 MB
-    # (capacity 0 -> 256); the load test's line crops through det + cls + rec at 16 clients: 50 -> 111 req/s.
+    # (capacity 0 -> 256); the load test's line crops through det + cls + rec at 16 clients: 50 -> 95-111 req/s.
     os.environ.setdefault("EDGE_SDK_OV_RUNTIME_CACHE", "256")
     recognizer = create_model(rec, backend=backend, threads=threads)
     if getattr(recognizer, "TASK", "rec") != "rec":
