@@ -79,9 +79,12 @@ class Server:
         self.metrics = Metrics(lambda: self.scheduler.inside, lambda: self.scheduler.waiting)
 
     # plumbing shared by the endpoints ----------------------------------------------------------------
-    async def _body(self, request: Request) -> bytes:
+    def _declared_too_large(self, request: Request) -> bool:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+        return declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes
+
+    async def _body(self, request: Request) -> bytes:
+        if self._declared_too_large(request):
             raise BodyTooLarge()
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -193,8 +196,7 @@ class Server:
             return _json({"detail": message}, status, headers)
 
         async def prepare(request: Request, access: Dict[str, Any]) -> Tuple[Job, Callable[[Any], Any]]:
-            declared = request.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            if self._declared_too_large(request):
                 raise _Fail(413, self._too_large(), "too_large")
             try:
                 form = await request.form(max_files=1, max_fields=8, max_part_size=self.config.max_body_bytes)
