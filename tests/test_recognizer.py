@@ -88,6 +88,28 @@ def test_batch_size_does_not_change_results(onnx_model: TextRecognizer) -> None:
         assert [r.rec_text for r in onnx_model.predict(paths, batch_size=bs)] == base
 
 
+def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: TextRecognizer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_sdk.rec import recognizer
+
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    lines = [img] * 6 + [cv2.resize(img, (40 * img.shape[1] // 10, img.shape[0]))] * 3  # short lines and 4x wider
+    want = [onnx_model.recognize([line])[0] for line in lines]
+    shapes = []
+    real_run = onnx_model.session.run
+
+    def recording_run(batch: np.ndarray) -> np.ndarray:
+        shapes.append(batch.shape)
+        return real_run(batch)
+
+    monkeypatch.setattr(onnx_model.session, "run", recording_run)
+    got = onnx_model.recognize(lines, batch_size=8)
+    assert all(n * w <= recognizer.MAX_BATCH_COLUMNS or n == 1 for n, _, _, w in shapes), shapes
+    assert sum(n for n, _, _, _ in shapes) == 9 and max(n for n, _, _, _ in shapes) > 1
+    assert [t for t, _ in got] == [t for t, _ in want]
+    assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+
+
 def test_a_lines_result_does_not_depend_on_its_neighbours(onnx_model: TextRecognizer) -> None:
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     alone = onnx_model.run_lines([img])[0]

@@ -5,7 +5,7 @@ import logging
 from collections import OrderedDict
 from itertools import islice
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -21,6 +21,15 @@ from .preprocess import LinePiece, check_line_length, resize_normalize, split_li
 from .result import TextRecResult
 
 log = logging.getLogger("edge_sdk.recognizer")
+
+T = TypeVar("T")
+
+# A batch holds at most this many input columns: 4 lines at the minimum width 320, 2 at 640, 1 from 1280
+# on. Past it lines/s stops growing while memory does (PP-OCRv4_mobile_rec, 2 cores, lines/s at batch
+# 1/2/4/8/16 x 320, best of 5: OpenVINO FP32 177/215/230/231/208, onnxruntime 164/174/177/163/122,
+# OpenVINO bf16 306/339/372/390/366), and each batch's activations are held by the backend at the
+# largest size seen: OpenVINO keeps ~6 MB per 320 columns.
+MAX_BATCH_COLUMNS = 1280
 
 
 # -- lines wider than the model's max width: pieces and their join ----------------------------------
@@ -144,8 +153,10 @@ class TextRecognizer(Predictor):
 
         A line wider than the model's max width at the model height is run in pieces
         (``preprocess.split_line``); its probabilities are its pieces', concatenated along T.
+        Each line's array is its own (a ``[T, C]`` of a 6625-class model is 1 MB at width 320);
+        ``recognize`` decodes every batch as it comes and keeps none of them.
         """
-        _, probs = self._run_pieces(images, batch_size)
+        _, probs = self._run_pieces(images, batch_size, lambda out: [p.copy() for p in out])
         return [p[0] if len(p) == 1 else np.concatenate(p, axis=0) for p in probs]
 
     def recognize(self, images: Sequence[np.ndarray], batch_size: int = 1) -> List[Tuple[str, float]]:
@@ -156,17 +167,16 @@ class TextRecognizer(Predictor):
         where the cut fell in a word-wide gap) and the score is the mean probability of all kept
         characters, as one pass would compute it (see ``join_pieces``).
         """
-        pieces, probs = self._run_pieces(images, batch_size)
-        out = []
-        for line_pieces, line_probs in zip(pieces, probs):
-            decoded = [ctc_greedy_decode(p[None], self.charset)[0] for p in line_probs]
-            out.append(decoded[0] if len(decoded) == 1
-                       else join_pieces(decoded, [piece.after_wide_gap for piece in line_pieces]))
-        return out
+        charset = self.charset
+        pieces, decoded = self._run_pieces(images, batch_size, lambda out: ctc_greedy_decode(out, charset))
+        return [line_decoded[0] if len(line_decoded) == 1
+                else join_pieces(line_decoded, [piece.after_wide_gap for piece in line_pieces])
+                for line_pieces, line_decoded in zip(pieces, decoded)]
 
-    def _run_pieces(self, images: Sequence[np.ndarray],
-                    batch_size: int) -> Tuple[List[List[LinePiece]], List[List[np.ndarray]]]:
-        """Each line's pieces and each piece's probabilities, from one width-bucketed pass over all pieces."""
+    def _run_pieces(self, images: Sequence[np.ndarray], batch_size: int,
+                    per_batch: Callable[[np.ndarray], List[T]]) -> Tuple[List[List[LinePiece]], List[List[T]]]:
+        """Each line's pieces and what ``per_batch`` made of each piece's probabilities, from one
+        width-bucketed pass over all pieces."""
         batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
         pp = self.model.preprocess
         pieces = [split_line(_as_bgr(img), pp) for img in images]
@@ -174,27 +184,29 @@ class TextRecognizer(Predictor):
             if len(line) > 1:
                 _log_split(line, pp.height, pp.max_width)
         flat = [piece.image for line in pieces for piece in line]
-        flat_probs = self._run_tensors([resize_normalize(img, pp) for img in flat], batch_size)
-        probs: List[List[np.ndarray]] = []
+        flat_out = self._run_tensors([resize_normalize(img, pp) for img in flat], batch_size, per_batch)
+        out: List[List[T]] = []
         at = 0
         for line in pieces:
-            probs.append(flat_probs[at:at + len(line)])
+            out.append(flat_out[at:at + len(line)])
             at += len(line)
-        return pieces, probs
+        return pieces, out
 
-    def _run_tensors(self, tensors: Sequence[np.ndarray], batch_size: int) -> List[np.ndarray]:
-        """The session's output for each input tensor; a batch only holds tensors of one width, so a
-        tensor's result never depends on its batch mates."""
+    def _run_tensors(self, tensors: Sequence[np.ndarray], batch_size: int,
+                     per_batch: Callable[[np.ndarray], List[T]]) -> List[T]:
+        """``per_batch`` of the session's output, one item per input tensor. A batch only holds tensors
+        of one width, so a tensor's result never depends on its batch mates; it holds at most
+        ``batch_size`` tensors and ``MAX_BATCH_COLUMNS`` columns (one line when it is wider)."""
         by_width: Dict[int, List[int]] = OrderedDict()
         for i, t in enumerate(tensors):
             by_width.setdefault(t.shape[2], []).append(i)
-        out: List[Optional[np.ndarray]] = [None] * len(tensors)
-        for idxs in by_width.values():
-            for start in range(0, len(idxs), batch_size):
-                chunk = idxs[start:start + batch_size]
-                probs = self.session.run(np.stack([tensors[i] for i in chunk]))
-                for i, p in zip(chunk, probs):
-                    out[i] = p
+        out: List[Optional[T]] = [None] * len(tensors)
+        for width, idxs in by_width.items():
+            step = max(1, min(batch_size, MAX_BATCH_COLUMNS // width))
+            for start in range(0, len(idxs), step):
+                chunk = idxs[start:start + step]
+                for i, item in zip(chunk, per_batch(self.session.run(np.stack([tensors[i] for i in chunk])))):
+                    out[i] = item
         return out  # type: ignore[return-value]
 
     # -- the PaddleX-style API -------------------------------------------------------------------
