@@ -110,6 +110,23 @@ def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: Tex
     assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
 
 
+def test_predict_reads_at_most_one_window_ahead(onnx_model: TextRecognizer) -> None:
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    taken = []
+
+    def lines():
+        for i in range(1000):
+            taken.append(i)
+            yield img
+
+    run = onnx_model.predict(lines(), batch_size=8)  # windows of 64 lines
+    first = next(run)
+    assert first.rec_text == onnx_model.recognize([img])[0][0]
+    assert 64 <= len(taken) <= 128 + 1  # this window, and at most the next one (read while this one ran)
+    run._gen.close()  # type: ignore[attr-defined]  # stopping early reads no further
+    assert len(taken) <= 128 + 1
+
+
 def test_a_lines_result_does_not_depend_on_its_neighbours(onnx_model: TextRecognizer) -> None:
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     alone = onnx_model.run_lines([img])[0]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
@@ -23,6 +24,7 @@ from .result import TextRecResult
 log = logging.getLogger("edge_sdk.recognizer")
 
 T = TypeVar("T")
+_Read = Tuple[Item, Optional[np.ndarray], Optional[InputError]]  # a line read, or why it cannot be
 
 # A batch holds at most this many input columns: 4 lines at the minimum width 320, 2 at 640, 1 from 1280
 # on. Past it lines/s stops growing while memory does (PP-OCRv4_mobile_rec, 2 cores, lines/s at batch
@@ -249,26 +251,45 @@ class TextRecognizer(Predictor):
 
     def _predict(self, items: Iterator[Item], batch_size: int, keep_images: bool, on_error: str,
                  skipped: List["SkippedInput"]) -> Iterator[TextRecResult]:
-        # Read a window of lines at a time so that batches can fill with lines of equal width,
-        # while memory stays bounded and results still come out in input order.
+        # Read a window of lines at a time so that batches can fill with lines of equal width, while
+        # memory stays bounded and results still come out in input order. One thread of this call reads
+        # and decodes the next window while the backend runs this one (never more than one window ahead):
+        # IC15 val at batch 8 on 2 cores, best of 4 passes, onnxruntime 128 -> 145 lines/s, OpenVINO the
+        # same within 3% (its FP32 and bf16 kernels keep both cores busy).
         window = min(max(batch_size * 8, 64), 2048) if batch_size > 1 else 1
-        while True:
-            chunk: List[Item] = list(islice(items, window))
-            if not chunk:
-                return
-            loaded: List[Tuple[Item, np.ndarray]] = []
-            for item in chunk:
+
+        def read_window() -> List[_Read]:
+            out: List[_Read] = []
+            for item in islice(items, window):
                 try:
                     img = item.load()
                     check_line_length(img, self.model.preprocess, shown(item.input_path or item.name))
-                    loaded.append((item, img))
+                    out.append((item, img, None))
                 except InputError as exc:
-                    if on_error == "stop":  # the lines before it are recognized and yielded first
-                        yield from self._results(loaded, batch_size, keep_images)
-                        raise
-                    log.warning("skipped %s: %s", shown(item.input_path or item.name), exc)
-                    skipped.append(SkippedInput(item.input_path, str(exc)))
-            yield from self._results(loaded, batch_size, keep_images)
+                    out.append((item, None, exc))
+            return out
+
+        with ThreadPoolExecutor(1, thread_name_prefix="edge-sdk-read") as reader:
+            ahead: "Future[List[_Read]]" = reader.submit(read_window)
+            try:
+                while True:
+                    chunk = ahead.result()
+                    if not chunk:
+                        return
+                    ahead = reader.submit(read_window)
+                    loaded: List[Tuple[Item, np.ndarray]] = []
+                    for item, img, exc in chunk:
+                        if exc is None:
+                            loaded.append((item, img))  # type: ignore[arg-type]
+                            continue
+                        if on_error == "stop":  # the lines before it are recognized and yielded first
+                            yield from self._results(loaded, batch_size, keep_images)
+                            raise exc
+                        log.warning("skipped %s: %s", shown(item.input_path or item.name), exc)
+                        skipped.append(SkippedInput(item.input_path, str(exc)))
+                    yield from self._results(loaded, batch_size, keep_images)
+            finally:  # stopped early or done: the window read ahead is dropped, its pixels with it
+                ahead.cancel()
 
     def _results(self, loaded: List[Tuple[Item, np.ndarray]], batch_size: int,
                  keep_images: bool) -> Iterator[TextRecResult]:
