@@ -1,7 +1,8 @@
 """``edge-sdk bench``: every backend and precision that can run the given models, side by side.
 
 Each case runs in its own process (``edge_sdk.bench_worker``): one line at fixed widths (latency
-p50/p90), a dataset through the SDK's batching (lines/s, and acc when labelled), peak RSS and cold
+p50/p90), a dataset through the SDK's batching (lines/s of the best of ``repeat`` passes, and acc when
+labelled; on a shared 2-core machine one pass of the same case varied by up to 30%), peak RSS and cold
 start (process exec to the first recognized line, no compiled-model cache). Two references can be
 timed in the same run on the same images: the Paddle reference backend on the source model, and
 RapidOCR's onnxruntime recognizer (``rapidocr_onnxruntime``), a user's current choice. Ratios are
@@ -47,10 +48,10 @@ class Case:
     result: Dict[str, Any] = field(default_factory=dict)
 
     def spec(self, data: Path, limit: Optional[int], widths: Sequence[int], runs: int, batch_size: int,
-             threads: int) -> Dict[str, Any]:
+             threads: int, repeat: int = 1) -> Dict[str, Any]:
         return {"kind": self.kind, "model": self.model, "backend": self.backend, "precision": self.precision,
                 "data": str(data), "limit": limit, "widths": list(widths), "runs": runs, "batch_size": batch_size,
-                "threads": threads, **self.stages}
+                "threads": threads, "repeat": repeat, **self.stages}
 
 
 def _size_mb(md: ModelDir) -> float:

@@ -469,6 +469,8 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N lines of --data.")
 @click.option("--widths", default="320,640,1280", show_default=True, help="Line widths for one-line latency.")
 @click.option("--runs", type=click.IntRange(min=3), default=30, show_default=True, help="Timed runs per width.")
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Passes over --data per case; lines/s is the best pass (others' load only slows a pass down).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
 @click.option("--backends", help="Only these backends (comma-separated).")
@@ -480,7 +482,7 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results here.")
 @_friendly_errors
 def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str], det: str, cls_model: str,
-          rec: str, limit: Optional[int], widths: str, runs: int, batch_size: int, threads: int,
+          rec: str, limit: Optional[int], widths: str, runs: int, repeat: int, batch_size: int, threads: int,
           backends: Optional[str], precisions: Optional[str], references: str, lite_python: Optional[str],
           json_path: Optional[Path]) -> None:
     """Benchmark MODELS on every installed backend and precision, each case in its own process; or, with
@@ -545,7 +547,7 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
     click.echo(f"device: {profile.summary()}; data: {data_path}" + (f" (first {limit})" if limit else ""), err=True)
     for i, case in enumerate(cases, 1):
         click.echo(f"[{i}/{len(cases)}] {case.label} ...", err=True)
-        case.result = b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads))
+        case.result = b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads, repeat))
     click.echo(b.table(cases, width_list, auto))
     for note in notes:
         click.echo(f"note: {note}")
