@@ -188,6 +188,8 @@ class Session(abc.ABC):
     #: its own worker (OpenVINO infer request, Paddle predictor clone) from a bounded pool; ``"lock"`` -
     #: calls run one at a time.
     concurrency: str = "native"
+    #: Bytes per activation value the backend computes with (2 at bf16/f16): what a batch's memory scales by
+    activation_bytes: int = 4
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         self.model_file = Path(model_file)

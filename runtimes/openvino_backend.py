@@ -118,6 +118,7 @@ class OpenVINOSession(Session):
         # What the plugin actually compiled with, not what was asked (AUTO does not report it).
         self._precision = (self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
                            if device != "AUTO" else precision)
+        self.activation_bytes = 2 if self._precision in ("bf16", "f16") else 4
 
     # -- compiling, through the cache ---------------------------------------------------------------
     def _cache_key(self, ov: Any, ov_core: Any, config: Dict[str, Any], caps: List[str]) -> str:

@@ -26,11 +26,13 @@ log = logging.getLogger("edge_sdk.recognizer")
 T = TypeVar("T")
 _Read = Tuple[Item, Optional[np.ndarray], Optional[InputError]]  # a line read, or why it cannot be
 
-# A batch holds at most this many input columns: 4 lines at the minimum width 320, 2 at 640, 1 from 1280
-# on. Past it lines/s stops growing while memory does (PP-OCRv4_mobile_rec, 2 cores, lines/s at batch
-# 1/2/4/8/16 x 320, best of 5: OpenVINO FP32 177/215/230/231/208, onnxruntime 164/174/177/163/122,
-# OpenVINO bf16 306/339/372/390/366), and each batch's activations are held by the backend at the
-# largest size seen: OpenVINO keeps ~6 MB per 320 columns.
+# A batch holds at most this many input columns at 4-byte activations: 4 lines at the minimum width 320,
+# 2 at 640, 1 from 1280 on; twice as many where the backend computes in 2 bytes (bf16/f16). Past it
+# lines/s stops growing while memory does (PP-OCRv4_mobile_rec, 2 cores, lines/s at batch 1/2/4/8/16 x
+# 320, best of 5: OpenVINO FP32 177/215/230/231/208, onnxruntime 164/174/177/163/122, OpenVINO bf16
+# 306/339/372/390/366), and each batch's activations are held by the backend at the largest size seen:
+# OpenVINO FP32 keeps ~6 MB per 320 columns. IC15 val at batch 8: peak RSS 220 MB (OpenVINO FP32),
+# 178 MB (onnxruntime), 217 -> 243 MB and +5% lines/s for OpenVINO bf16 at 2560 columns.
 MAX_BATCH_COLUMNS = 1280
 
 
@@ -198,13 +200,15 @@ class TextRecognizer(Predictor):
                      per_batch: Callable[[np.ndarray], List[T]]) -> List[T]:
         """``per_batch`` of the session's output, one item per input tensor. A batch only holds tensors
         of one width, so a tensor's result never depends on its batch mates; it holds at most
-        ``batch_size`` tensors and ``MAX_BATCH_COLUMNS`` columns (one line when it is wider)."""
+        ``batch_size`` tensors and ``MAX_BATCH_COLUMNS`` columns at 4-byte activations, twice that at 2-byte ones
+        (one line when it is wider)."""
         by_width: Dict[int, List[int]] = OrderedDict()
         for i, t in enumerate(tensors):
             by_width.setdefault(t.shape[2], []).append(i)
         out: List[Optional[T]] = [None] * len(tensors)
+        columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
         for width, idxs in by_width.items():
-            step = max(1, min(batch_size, MAX_BATCH_COLUMNS // width))
+            step = max(1, min(batch_size, columns // width))
             for start in range(0, len(idxs), step):
                 chunk = idxs[start:start + step]
                 for i, item in zip(chunk, per_batch(self.session.run(np.stack([tensors[i] for i in chunk])))):
