@@ -177,12 +177,15 @@ def convert(source: str, target: str, output: Path, precision: str, calib: Tuple
 
 @main.command()
 @click.argument("models", nargs=-1)
-@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True,
-              help="Compute precision the ranking must honour.")
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16", "fastest"]), default="f32", show_default=True,
+              help="Compute precision the ranking must honour; fastest: also say which precision each MODEL "
+                   "would run at, from its checks (`edge-sdk check-precision`).")
+@click.option("--max-acc-loss", type=click.FloatRange(0, 100), default=0.3, show_default=True,
+              help="--precision fastest: the acc points a precision may lose against f32.")
 @click.option("--autotune", is_flag=True, help="Also time the top candidates for MODEL and show the winner.")
 @click.option("--json", "as_json", is_flag=True, help="Print the probe and the ranking as JSON.")
 @_friendly_errors
-def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bool) -> None:
+def devices(models: Tuple[str, ...], precision: str, max_acc_loss: float, autotune: bool, as_json: bool) -> None:
     """Show what this device has, the backend ranking for it, and why the first was chosen.
 
     MODELS (zoo names or paths) restrict the ranking to backends that can load them.
@@ -194,9 +197,19 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
 
     from .hub import resolve
 
+    from .precision import choose_precision
+
     profile = this_device()
     dirs = [resolve(m) for m in models]
+    fastest = precision == "fastest"
+    precision = "f32" if fastest else precision
     selection = rank(profile, [Artifact.from_file(d.model_file, d.manifest) for d in dirs], precision)
+    choices = {}
+    if fastest:
+        for d in dirs:
+            usable = rank(profile, [Artifact.from_file(d.model_file, d.manifest)], "f32").chosen
+            if usable is not None:
+                choices[str(d.path)] = choose_precision(d, usable.backend, max_acc_loss, profile)
     tuned = None
     if autotune:
         if not dirs:
@@ -209,7 +222,8 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
                                "candidates": [c.to_dict() for c in selection.candidates],
                                "chosen": selection.chosen.to_dict() if selection.chosen else None,
                                "why": selection.explain(), "advice": advice(profile),
-                               "autotune": tuned.tuning.__dict__ if tuned and tuned.tuning else None}, indent=1))
+                               "autotune": tuned.tuning.__dict__ if tuned and tuned.tuning else None,
+                               "precision": {k: {"chosen": v[0], "why": v[1]} for k, v in choices.items()}}, indent=1))
         return
     p = profile
     gb = f", {p.memory_mb / 1024:.1f} GB RAM" if p.memory_mb else ""
@@ -230,6 +244,8 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
     click.echo(f"chosen      {selection.explain()}")
     if tuned is not None and tuned.tuning is not None:
         click.echo(f"autotune    {tuned.chosen_by}")
+    for path, (chosen, why) in choices.items():
+        click.echo(f"precision   fastest within {max_acc_loss:g} points for {path}: {why}")
     for note in advice(profile):
         click.echo(f"note        {note}")
 
@@ -242,8 +258,11 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
 @click.option("--device", default="auto", show_default=True, help="auto (the ranking's), cpu, or gpu/cuda/tensorrt/npu.")
-@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True,
-              help="Compute precision (bf16/f16: OpenVINO, where the hardware has it).")
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16", "fastest"]), default="f32", show_default=True,
+              help="Compute precision (bf16/f16: OpenVINO, where the hardware has it); fastest = the fastest one "
+                   "checked within --max-acc-loss of f32 (`edge-sdk check-precision`).")
+@click.option("--max-acc-loss", type=click.FloatRange(0, 100), default=0.3, show_default=True,
+              help="--precision fastest: the acc points a precision may lose against f32 on the checked sets.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Compiled-model cache for OpenVINO [default: $EDGE_SDK_HOME/compiled].")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the compiled-model cache.")
@@ -260,9 +279,9 @@ def devices(models: Tuple[str, ...], precision: str, autotune: bool, as_json: bo
               "[default: $EDGE_SDK_MAX_PIXELS or 64000000].")
 @_friendly_errors
 def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, threads: int, device: str,
-            precision: str, cache_dir: Optional[Path], no_cache: bool, dict_path: Optional[Path],
-            save_dir: Optional[Path], as_json: bool, on_error: str, allow_outside_paths: bool,
-            max_pixels: Optional[int]) -> None:
+            precision: str, max_acc_loss: float, cache_dir: Optional[Path], no_cache: bool,
+            dict_path: Optional[Path], save_dir: Optional[Path], as_json: bool, on_error: str,
+            allow_outside_paths: bool, max_pixels: Optional[int]) -> None:
     """Recognize the text in INPUTS (images, folders, label files) with MODEL (zoo name or path).
 
     Example: edge-sdk predict out/rec-onnx line.png --save-dir out/pred
@@ -272,7 +291,10 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
     rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path,
-                       precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"))
+                       precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"),
+                       max_acc_loss=max_acc_loss)
+    if rec.precision_choice:
+        click.echo(f"precision {rec.precision_choice}", err=True)
     if rec.model.task != "rec":
         raise click.UsageError(f"{model} is a text {TASK_NAMES[rec.model.task]} model; `edge-sdk predict` "
                                "recognizes text lines, `edge-sdk ocr` reads whole images.")
@@ -433,7 +455,9 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
 @click.option("--backend", "-b", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
-@click.option("--precision", type=click.Choice(["f32", "bf16", "f16"]), default="f32", show_default=True)
+@click.option("--precision", type=click.Choice(["f32", "bf16", "f16", "fastest"]), default="f32", show_default=True)
+@click.option("--max-acc-loss", type=click.FloatRange(0, 100), default=0.3, show_default=True,
+              help="--precision fastest: the acc points a precision may lose against f32 on the checked sets.")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N lines.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("output"),
               show_default=True, help="Where evaluate_result.json and eval_report.txt go.")
@@ -442,7 +466,7 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
 @click.option("--allow-outside-paths", is_flag=True, help="Let the label file name images outside its own folder.")
 @_friendly_errors
 def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: int, precision: str,
-             limit: Optional[int], output: Path, on_error: str, allow_outside_paths: bool) -> None:
+             max_acc_loss: float, limit: Optional[int], output: Path, on_error: str, allow_outside_paths: bool) -> None:
     """Score MODEL on DATASET (a PaddleX rec dataset dir or a label file) as PaddleX does.
 
     Example: edge-sdk eval out/rec-onnx ../shared/datasets/ocr_rec_dataset_examples
@@ -450,9 +474,40 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
     from .evaluation import evaluate
 
     report = evaluate(model, dataset, batch_size=batch_size, limit=limit, backend=backend, threads=threads,
-                      precision=precision, on_error=on_error, allow_outside_paths=allow_outside_paths)
+                      precision=precision, on_error=on_error, allow_outside_paths=allow_outside_paths,
+                      max_acc_loss=max_acc_loss)
     click.echo(report.summary())
     click.echo(f"wrote {report.write(output)}")
+
+
+@main.command("check-precision")
+@click.argument("model")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+              help="A labelled set (label file or PaddleX rec dataset dir); repeat for more domains.")
+@click.option("--backend", "-b", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N lines of each set.")
+@click.option("--max-acc-loss", type=click.FloatRange(0, 100), default=0.3, show_default=True,
+              help="Also say what --precision fastest would choose within this bound.")
+@_friendly_errors
+def check_precision(model: str, data: Tuple[Path, ...], backend: str, batch_size: int, threads: int,
+                    limit: Optional[int], max_acc_loss: float) -> None:
+    """Check MODEL at every compute precision this device has on the backend against f32 on labelled sets,
+    and record the result for `--precision fastest` on this device.
+
+    Example: edge-sdk check-precision out/rec-ov --data ../shared/datasets/ocr_rec_dataset_examples/val.txt
+    """
+    from .hub import resolve
+    from .precision import check_precisions, checks_file, choose_precision
+
+    check = check_precisions(model, [str(d) for d in data], backend=backend, batch_size=batch_size, limit=limit,
+                             threads=threads)
+    click.echo(f"{check.model} on {check.backend}:{check.device}")
+    click.echo(check.table())
+    _, why = choose_precision(resolve(model), check.backend, max_acc_loss)
+    click.echo(f"fastest within {max_acc_loss:g} points: {why}")
+    click.echo(f"recorded in {shown(checks_file())}")
 
 
 @main.command()

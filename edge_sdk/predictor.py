@@ -19,10 +19,11 @@ from .errors import BackendUnavailableError, ModelFormatError
 from .hub import cache_root, resolve
 from .model_dir import TASK_NAMES, ModelDir
 from .options import check_bool, check_choice, check_int, check_path_or_none
+from .precision import DEFAULT_MAX_ACC_LOSS, check_max_acc_loss, choose_precision
 
 log = logging.getLogger("edge_sdk.predictor")
 
-PRECISIONS = ("f32", "bf16", "f16")
+PRECISIONS = ("f32", "bf16", "f16", "fastest")  # fastest: see edge_sdk.precision
 
 
 def compiled_cache_dir() -> Path:
@@ -97,7 +98,7 @@ class Predictor:
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
-                 optimize_graph: bool = True) -> None:
+                 optimize_graph: bool = True, max_acc_loss: float = DEFAULT_MAX_ACC_LOSS) -> None:
         if model.task != self.TASK:
             raise ModelFormatError(f"{model.path} holds a text {TASK_NAMES[model.task]} model, not a {self.ROLE}; "
                                    "create_model() loads each task's model with its own predictor.")
@@ -105,6 +106,11 @@ class Predictor:
         threads = check_int("threads", threads, 0)
         device = check_choice("device", device, DEVICES)
         precision = check_choice("precision", precision, PRECISIONS)
+        max_acc_loss = check_max_acc_loss(max_acc_loss)
+        fastest = precision == "fastest"
+        if fastest:
+            precision = "f32"  # what the ranking and autotune plan with; each candidate's own is chosen below
+        self.precision_choice: Optional[str] = None  # why, when precision="fastest" chose
         cache_dir = check_path_or_none("cache_dir", cache_dir, (None, "auto"))
         optimize_graph = check_bool("optimize_graph", optimize_graph)
         self.model = model
@@ -127,6 +133,8 @@ class Predictor:
             candidates = sorted(candidates, key=lambda c: c.label != self.tuning.winner)  # type: ignore[union-attr]
         failures = []
         for cand in candidates:
+            if fastest:
+                precision, self.precision_choice = choose_precision(model, cand.backend, max_acc_loss)
             try:
                 self.session = runtimes.load_backend(cand.backend, model.model_file, threads=threads,
                                                      device=cand.device, precision=precision, cache_dir=cache,
@@ -142,6 +150,8 @@ class Predictor:
                 raise ModelFormatError(str(exc)) from exc
             self.backend, self.device = cand.backend, cand.device
             self.chosen_by = self._why(backend, cand, failures)
+            if self.precision_choice:
+                self.chosen_by += f" Precision (fastest within {max_acc_loss:g} points): {self.precision_choice}"
             break
         else:
             raise BackendUnavailableError(f"no candidate backend could load {model.model_file.name}: {'; '.join(failures)}")
@@ -158,8 +168,11 @@ class Predictor:
         return text + (f" Fell back past: {'; '.join(failures)}." if failures else "")
 
     def describe(self) -> Dict[str, object]:
-        return {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
+        info = {"model": self.model.model_name, "path": str(self.model.path), "format": self.model.format,
                 "task": self.TASK, **self.session.describe(), "chosen_by": self.chosen_by}
+        if self.precision_choice:
+            info["precision_choice"] = self.precision_choice
+        return info
 
 
 def predictor_class(model: ModelDir) -> Any:
@@ -176,7 +189,7 @@ def predictor_class(model: ModelDir) -> Any:
 
 def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str = "auto", threads: int = 0,
                  device: str = "auto", dict_path: Optional[Union[str, Path]] = None, precision: str = "f32",
-                 cache_dir: Optional[Union[str, Path]] = "auto") -> Any:
+                 cache_dir: Optional[Union[str, Path]] = "auto", max_acc_loss: float = DEFAULT_MAX_ACC_LOSS) -> Any:
     """Load a model by zoo name or path, PaddleX-style: a ``TextRecognizer``, or for a text detection or
     line orientation model a ``TextDetector`` or ``TextLineClassifier`` (``edge_sdk.det``, ``edge_sdk.cls``).
 
@@ -188,7 +201,10 @@ def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str =
         threads: CPU threads for the backend (0 = every core this process may use).
         device: ``auto`` (the ranking's), ``cpu``, or ``gpu``/``cuda``/``tensorrt``/``npu`` where a backend has it.
         dict_path: a character dict file that overrides the model's own.
-        precision: compute precision, ``f32`` (default) or, on OpenVINO where the hardware has it, ``bf16``/``f16``.
+        precision: compute precision, ``f32`` (default) or, on OpenVINO where the hardware has it, ``bf16``/``f16``;
+            or ``fastest``: the fastest one whose accuracy, checked on labelled lines on this device
+            (``edge-sdk check-precision``), is within ``max_acc_loss`` points of f32 (f32 when none is checked).
+        max_acc_loss: the bound for ``precision="fastest"``, in points of PaddleX acc (default 0.3).
         cache_dir: where backends that compile (OpenVINO) keep compiled models so the next start is fast;
             ``"auto"`` = ``$EDGE_SDK_HOME/compiled``, None = no cache.
     Example:
@@ -200,4 +216,4 @@ def create_model(model: Union[str, Path] = "PP-OCRv4_mobile_rec", backend: str =
         dict_path = check_path_or_none("dict_path", dict_path)
     md = resolve(str(model), dict_path=Path(dict_path) if dict_path else None)
     return predictor_class(md)(md, backend=backend, threads=threads, device=device, precision=precision,
-                               cache_dir=cache_dir)
+                               cache_dir=cache_dir, max_acc_loss=max_acc_loss)

@@ -19,6 +19,7 @@ from ..inputs import InputLike, iter_loaded
 from ..model_dir import ModelDir
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
 from ..predictor import Predictor
+from ..precision import DEFAULT_MAX_ACC_LOSS
 from ..images import to_bgr
 from ..result import Result
 from ..zoo import ClsParams
@@ -44,8 +45,8 @@ class TextLineClassifier(Predictor):
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
-                 optimize_graph: bool = True) -> None:
-        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
+                 optimize_graph: bool = True, max_acc_loss: float = DEFAULT_MAX_ACC_LOSS) -> None:
+        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph, max_acc_loss)
         self.params = model.cls
         probe = self.session.run(np.zeros((1, 3, self.params.height, self.params.width), np.float32))
         if probe.ndim != 2 or probe.shape[1] != len(self.params.labels):

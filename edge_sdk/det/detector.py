@@ -12,6 +12,7 @@ from ..inputs import InputLike, iter_loaded
 from ..model_dir import ModelDir
 from ..options import ON_ERROR, check_choice
 from ..predictor import Predictor
+from ..precision import DEFAULT_MAX_ACC_LOSS
 from ..images import to_bgr
 from ..zoo import DetParams
 from .postprocess import boxes_from_map, reading_order
@@ -35,8 +36,8 @@ class TextDetector(Predictor):
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
-                 optimize_graph: bool = True) -> None:
-        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
+                 optimize_graph: bool = True, max_acc_loss: float = DEFAULT_MAX_ACC_LOSS) -> None:
+        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph, max_acc_loss)
         self.params = model.det
         probe = self.session.run(np.zeros((1, 3, 64, 64), np.float32))  # a warm-up that checks the output
         if probe.ndim != 4 or probe.shape[1] != 1 or probe.shape[2:] != (64, 64):

@@ -17,6 +17,7 @@ from ..limits import shown
 from ..options import MAX_BATCH_SIZE, ON_ERROR, check_bool, check_choice, check_int
 from ..model_dir import ModelDir
 from ..predictor import Predictor
+from ..precision import DEFAULT_MAX_ACC_LOSS
 from ..images import to_bgr
 from .preprocess import LinePiece, check_line_length, resize_normalize, split_line
 from .result import TextRecResult
@@ -132,8 +133,8 @@ class TextRecognizer(Predictor):
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
-                 optimize_graph: bool = True) -> None:
-        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph)
+                 optimize_graph: bool = True, max_acc_loss: float = DEFAULT_MAX_ACC_LOSS) -> None:
+        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph, max_acc_loss)
         self.num_classes = self._probe_classes()
         model.charset.check_fits(self.num_classes, model.dict_source)
 
