@@ -236,3 +236,22 @@ def check_data(data: Path) -> Path:
     if not Path(data).exists():
         raise EdgeSDKError(f"benchmark data {data} does not exist; pass a label file, dataset dir or image folder.")
     return Path(data)
+
+
+def exact_acc(cases: Sequence[Case]) -> Optional[float]:
+    """The exact FP32 acc on this data: the Paddle reference's, else the first FP32 artifact's at f32."""
+    ref = next((c for c in cases if c.reference and c.kind == "sdk" and "acc" in c.result), None)
+    fp32 = next((c for c in cases if not c.reference and c.precision == "f32" and c.artifact_precision == "fp32"
+                 and "acc" in c.result), None)
+    chosen = ref or fp32
+    return chosen.result["acc"] if chosen else None
+
+
+def fastest_within(cases: Sequence[Case], max_acc_loss: float) -> Optional[Case]:
+    """The fastest SDK case whose acc is at most ``max_acc_loss`` points below the exact FP32 acc."""
+    exact = exact_acc(cases)
+    if exact is None:
+        return None
+    ok = [c for c in cases if not c.reference and "acc" in c.result and "lines_per_s" in c.result
+          and 100 * (exact - c.result["acc"]) <= max_acc_loss + 1e-9]
+    return max(ok, key=lambda c: c.result["lines_per_s"]) if ok else None

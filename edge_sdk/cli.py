@@ -534,12 +534,14 @@ def check_precision(model: str, data: Tuple[Path, ...], backend: str, batch_size
               help="References timed in the same run: rapidocr, paddle, or none.")
 @click.option("--lite-python", type=click.Path(exists=True, dir_okay=False),
               envvar="EDGE_SDK_LITE_PYTHON", help="A Python with paddlelite, to run .nb cases (its wheels stop at 3.10).")
+@click.option("--max-acc-loss", type=click.FloatRange(0, 100), default=0.3, show_default=True,
+              help="Also name the fastest case within this many acc points of exact FP32 (labelled --data).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results here.")
 @_friendly_errors
 def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str], det: str, cls_model: str,
           rec: str, limit: Optional[int], widths: str, runs: int, repeat: int, batch_size: int, threads: int,
           backends: Optional[str], precisions: Optional[str], references: str, lite_python: Optional[str],
-          json_path: Optional[Path]) -> None:
+          max_acc_loss: float, json_path: Optional[Path]) -> None:
     """Benchmark MODELS on every installed backend and precision, each case in its own process; or, with
     --pipeline OCR, whole-image OCR against RapidOCR's pipeline.
 
@@ -616,15 +618,25 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
             click.echo(f"{c.label}: no FP32 artifact on {c.backend} in this run to compare its speed with; add one")
     for path, choice in auto.items():
         click.echo(f"auto picks {choice} for {path}")
+    base = b.baseline(cases)
+    vs_base = lambda c: (f", {c.result['lines_per_s'] / base.result['lines_per_s']:.2f}x {base.label.split(': ')[-1]}"  # noqa: E731
+                         if base is not None else "")
     if best is not None:
         r = best.result
-        click.echo(f"fastest FP32 backend by lines/s: {r['backend']}:{r['device']} ({best.label}, {r['lines_per_s']:.1f} lines/s)")
+        click.echo(f"fastest FP32 backend by lines/s: {r['backend']}:{r['device']} ({best.label}, {r['lines_per_s']:.1f} "
+                   f"lines/s{vs_base(best)})")
+    within = b.fastest_within(cases, max_acc_loss)
+    exact = b.exact_acc(cases)
+    if within is not None and exact is not None:
+        click.echo(f"fastest within {max_acc_loss:g} acc points of exact FP32 ({100 * exact:.2f}%): {within.label} "
+                   f"({within.result['lines_per_s']:.1f} lines/s{vs_base(within)}, acc {100 * within.result['acc']:.2f}%)")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({
             "device": profile.to_dict(), "data": str(data_path), "limit": limit, "widths": width_list, "runs": runs,
             "batch_size": batch_size, "threads": threads, "auto": auto, "notes": notes,
-            "fastest_f32": best.label if best else None,
+            "fastest_f32": best.label if best else None, "max_acc_loss": max_acc_loss,
+            "fastest_within_max_acc_loss": within.label if within else None,
             "baseline": (b.baseline(cases).label if b.baseline(cases) else None),
             "cases": [{"label": c.label, "kind": c.kind, "model": c.model, "backend": c.backend, "precision": c.precision,
                        "artifact_precision": c.artifact_precision, "size_mb": c.size_mb, "reference": c.reference,

@@ -46,6 +46,10 @@ def test_bench_runs_every_backend_and_both_references(onnx_artifact: Path, tmp_p
     assert "x RapidOCR" in res.output and "\nreference: RapidOCR rec (onnxruntime)" in res.output
     assert data["auto"] == {str(onnx_artifact): ("openvino:cpu" if "openvino" in profile.backends else "onnxruntime:cpu")}
     assert "(auto)" in res.output and "fastest FP32 backend by lines/s" in res.output
+    # exact FP32 reads all 8 sample lines right; the fastest case that loses none of them is named
+    fastest = max((c for c in cases.values() if not c["reference"] and c["acc"] == 1.0), key=lambda c: c["lines_per_s"])
+    assert data["fastest_within_max_acc_loss"] == fastest["label"]
+    assert f"fastest within 0.3 acc points of exact FP32 (100.00%): {fastest['label']} (" in res.output
 
 
 def test_bench_reports_a_failing_case_without_a_traceback(onnx_artifact: Path, tmp_path: Path) -> None:
