@@ -637,7 +637,7 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
             "batch_size": batch_size, "threads": threads, "auto": auto, "notes": notes,
             "fastest_f32": best.label if best else None, "max_acc_loss": max_acc_loss,
             "fastest_within_max_acc_loss": within.label if within else None,
-            "baseline": (b.baseline(cases).label if b.baseline(cases) else None),
+            "baseline": base.label if base else None,
             "cases": [{"label": c.label, "kind": c.kind, "model": c.model, "backend": c.backend, "precision": c.precision,
                        "artifact_precision": c.artifact_precision, "size_mb": c.size_mb, "reference": c.reference,
                        "speedup_over_fp32": b.speedup_over_fp32(c, cases), **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
