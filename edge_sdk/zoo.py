@@ -21,7 +21,15 @@ class Preprocess:
     height: int = 48
     min_width: int = 320  # trained on lines padded to >= 48x320: narrower padding costs accuracy
     max_width: int = 3200
-    width_step: int = 8  # padded widths are multiples of this (the model downsamples W by 8)
+    # Padded widths are multiples of this (the model downsamples W by 8; PaddleX pads a batch to its
+    # widest line, so the models are used to right padding). Each distinct width is a distinct input
+    # shape, and OpenVINO rebuilds its kernels on each shape change: rendered Chinese lines
+    # (benchmarks/zh_domain.py, val) come in 60 widths at step 8 and ~20 at step 32, OpenVINO bf16
+    # 67 -> 99-105 lines/s at a 64-line window, 179 -> 209-213 at 1000 lines. acc at step 8 / 32
+    # (onnxruntime): IC15 val 65.19 / 65.19 (0 of 2077 texts change), IC15 train 67.95 / 67.95 (0 of
+    # 4468), Chinese val 90.70 / 90.90 (16 of 1000), Chinese train 87.33 / 87.00 (4 of 300),
+    # multilang smoke 25.49 / 27.45 (4 of 51).
+    width_step: int = 32
     mean: float = 0.5
     std: float = 0.5
     color: str = "BGR"  # PaddleOCR trains on cv2-decoded BGR; PaddleX feeds RGB, same accuracy

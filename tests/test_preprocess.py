@@ -17,8 +17,9 @@ PP = Preprocess()
     [
         (48, 10, 320),  # narrow lines pad to the 320 floor
         (48, 320, 320),
-        (48, 321, 328),  # rounded up to a multiple of 8
-        (24, 200, 400),  # scaled to H=48 first
+        (48, 321, 352),  # rounded up to a multiple of 32
+        (48, 353, 384),
+        (24, 200, 416),  # scaled to H=48 first (400), then rounded up
         (32, 100, 320),  # 150 -> floor
         (10, 2000, 3200),  # capped
     ],

@@ -12,6 +12,7 @@ from edge_sdk.datasets import SAMPLES_DIR, default_samples
 from edge_sdk.errors import BackendUnavailableError, EdgeSDKError, InputError
 from edge_sdk.metrics import rec_metrics
 from edge_sdk.model_dir import ModelDir
+from edge_sdk.rec import recognizer
 from edge_sdk.rec.recognizer import Prediction, TextRecognizer
 from runtimes.device import this_device
 
@@ -90,7 +91,6 @@ def test_batch_size_does_not_change_results(onnx_model: TextRecognizer) -> None:
 
 def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: TextRecognizer,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from edge_sdk.rec import recognizer
 
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     lines = [img] * 6 + [cv2.resize(img, (40 * img.shape[1] // 10, img.shape[0]))] * 3  # short lines and 4x wider
@@ -110,7 +110,9 @@ def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: Tex
     assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
 
 
-def test_predict_reads_at_most_one_window_ahead(onnx_model: TextRecognizer) -> None:
+def test_predict_reads_at_most_one_window_ahead(onnx_model: TextRecognizer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recognizer, "WINDOW_LINES", 64)  # the real window, made small to keep the test short
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     taken = []
 
@@ -119,12 +121,29 @@ def test_predict_reads_at_most_one_window_ahead(onnx_model: TextRecognizer) -> N
             taken.append(i)
             yield img
 
-    run = onnx_model.predict(lines(), batch_size=8)  # windows of 64 lines
+    run = onnx_model.predict(lines(), batch_size=8)  # windows of max(8 x 8, WINDOW_LINES) = 64 lines
     first = next(run)
     assert first.rec_text == onnx_model.recognize([img])[0][0]
     assert 64 <= len(taken) <= 128 + 1  # this window, and at most the next one (read while this one ran)
     run._gen.close()  # type: ignore[attr-defined]  # stopping early reads no further
     assert len(taken) <= 128 + 1
+
+
+def test_a_window_holds_at_most_window_bytes_of_pixels(onnx_model: TextRecognizer,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    monkeypatch.setattr(recognizer, "WINDOW_BYTES", 10 * img.nbytes)
+    taken = []
+
+    def lines():
+        for i in range(300):
+            taken.append(i)
+            yield img
+
+    run = onnx_model.predict(lines(), batch_size=8)
+    next(run)
+    assert 10 <= len(taken) <= 20 + 1  # 10 lines a window (not WINDOW_LINES), and the next window read ahead
+    assert len(list(run)) == 299 and len(taken) == 300
 
 
 def test_a_lines_result_does_not_depend_on_its_neighbours(onnx_model: TextRecognizer) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -19,7 +18,7 @@ from ..model_dir import ModelDir
 from ..predictor import Predictor
 from ..precision import DEFAULT_MAX_ACC_LOSS
 from ..images import to_bgr
-from .preprocess import LinePiece, check_line_length, resize_normalize, split_line
+from .preprocess import LinePiece, check_line_length, padded_width, resize_normalize, split_line
 from .result import TextRecResult
 
 log = logging.getLogger("edge_sdk.recognizer")
@@ -35,6 +34,18 @@ _Read = Tuple[Item, Optional[np.ndarray], Optional[InputError]]  # a line read, 
 # OpenVINO FP32 keeps ~6 MB per 320 columns. IC15 val at batch 8: peak RSS 220 MB (OpenVINO FP32),
 # 178 MB (onnxruntime), 217 -> 243 MB and +5% lines/s for OpenVINO bf16 at 2560 columns.
 MAX_BATCH_COLUMNS = 1280
+
+# predict reads this many lines ahead (batch_size x 8 when more, at most MAX_WINDOW_LINES), or fewer once
+# they hold WINDOW_BYTES of decoded pixels, and runs each padded width's batches back to back. OpenVINO's CPU
+# plugin rebuilds its kernels whenever the input shape changes (12-18 ms for PP-OCRv4_mobile_rec on 2 cores;
+# keeping them costs 6-18 MB per shape, see runtimes.openvino_backend), so on lines of many widths the
+# shape changes per line set lines/s. Rendered Chinese lines (benchmarks/zh_domain.py, val, 1000 lines of
+# 83 kB decoded), OpenVINO bf16 lines/s by window: 64 lines -> 105, 200 -> 156, 512 -> 189-215 (the
+# backend alone); in edge-sdk bench, 16 MB (~200 lines) -> 161 lines/s at 268 MB peak RSS, 32 MB -> 171
+# at 304 MB. IC15 val's small crops fill WINDOW_LINES in 6 MB.
+WINDOW_LINES = 512
+MAX_WINDOW_LINES = 2048
+WINDOW_BYTES = 16 << 20
 
 
 # -- lines wider than the model's max width: pieces and their join ----------------------------------
@@ -188,8 +199,7 @@ class TextRecognizer(Predictor):
         for line in pieces:
             if len(line) > 1:
                 _log_split(line, pp.height, pp.max_width)
-        flat = [piece.image for line in pieces for piece in line]
-        flat_out = self._run_tensors([resize_normalize(img, pp) for img in flat], batch_size, per_batch)
+        flat_out = self._run_images([piece.image for line in pieces for piece in line], batch_size, per_batch)
         out: List[List[T]] = []
         at = 0
         for line in pieces:
@@ -197,22 +207,27 @@ class TextRecognizer(Predictor):
             at += len(line)
         return pieces, out
 
-    def _run_tensors(self, tensors: Sequence[np.ndarray], batch_size: int,
-                     per_batch: Callable[[np.ndarray], List[T]]) -> List[T]:
-        """``per_batch`` of the session's output, one item per input tensor. A batch only holds tensors
-        of one width, so a tensor's result never depends on its batch mates; it holds at most
-        ``batch_size`` tensors and ``MAX_BATCH_COLUMNS`` columns at 4-byte activations, twice that at 2-byte ones
-        (one line when it is wider)."""
+    def _run_images(self, images: Sequence[np.ndarray], batch_size: int,
+                    per_batch: Callable[[np.ndarray], List[T]]) -> List[T]:
+        """``per_batch`` of the session's output, one item per BGR image (each fits the model's max width).
+
+        A batch only holds images of one padded width, so an image's result never depends on its
+        batch mates; it holds at most ``batch_size`` images and ``MAX_BATCH_COLUMNS`` columns at
+        4-byte activations, twice that at 2-byte ones (one image when it is wider). Each batch's
+        input is built just before its run, so only one batch of float input exists at a time.
+        """
+        pp = self.model.preprocess
         by_width: Dict[int, List[int]] = OrderedDict()
-        for i, t in enumerate(tensors):
-            by_width.setdefault(t.shape[2], []).append(i)
-        out: List[Optional[T]] = [None] * len(tensors)
+        for i, img in enumerate(images):
+            by_width.setdefault(padded_width(img.shape[0], img.shape[1], pp), []).append(i)
+        out: List[Optional[T]] = [None] * len(images)
         columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
         for width, idxs in by_width.items():
             step = max(1, min(batch_size, columns // width))
             for start in range(0, len(idxs), step):
                 chunk = idxs[start:start + step]
-                for i, item in zip(chunk, per_batch(self.session.run(np.stack([tensors[i] for i in chunk])))):
+                batch = np.stack([resize_normalize(images[i], pp) for i in chunk])
+                for i, item in zip(chunk, per_batch(self.session.run(batch))):
                     out[i] = item
         return out  # type: ignore[return-value]
 
@@ -256,22 +271,27 @@ class TextRecognizer(Predictor):
 
     def _predict(self, items: Iterator[Item], batch_size: int, keep_images: bool, on_error: str,
                  skipped: List["SkippedInput"]) -> Iterator[TextRecResult]:
-        # Read a window of lines at a time so that batches can fill with lines of equal width, while
-        # memory stays bounded and results still come out in input order. One thread of this call reads
-        # and decodes the next window while the backend runs this one (never more than one window ahead):
-        # IC15 val at batch 8 on 2 cores, best of 4 passes, onnxruntime 128 -> 145 lines/s, OpenVINO the
-        # same within 3% (its FP32 and bf16 kernels keep both cores busy).
-        window = min(max(batch_size * 8, 64), 2048) if batch_size > 1 else 1
+        # Read a window of lines at a time so that batches fill with lines of equal padded width and
+        # each width's batches run back to back, while memory stays bounded (WINDOW_LINES lines or
+        # WINDOW_BYTES of decoded pixels) and results still come out in input order. One thread of this
+        # call reads and decodes the next window while the backend runs this one (never more than one
+        # window ahead): IC15 val at batch 8 on 2 cores, best of 4 passes, onnxruntime 128 -> 145 lines/s,
+        # OpenVINO the same within 3% (its FP32 and bf16 kernels keep both cores busy).
+        lines = min(max(batch_size * 8, WINDOW_LINES), MAX_WINDOW_LINES) if batch_size > 1 else 1
 
         def read_window() -> List[_Read]:
             out: List[_Read] = []
-            for item in islice(items, window):
+            held = 0
+            for item in items:
                 try:
                     img = item.load()
                     check_line_length(img, self.model.preprocess, shown(item.input_path or item.name))
                     out.append((item, img, None))
+                    held += img.nbytes
                 except InputError as exc:
                     out.append((item, None, exc))
+                if len(out) >= lines or held >= WINDOW_BYTES:
+                    break
             return out
 
         with ThreadPoolExecutor(1, thread_name_prefix="edge-sdk-read") as reader:
