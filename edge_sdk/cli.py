@@ -277,11 +277,16 @@ def devices(models: Tuple[str, ...], precision: str, max_acc_loss: float, autotu
 @click.option("--allow-outside-paths", is_flag=True, help="Let label files name images outside their own folder.")
 @click.option("--max-pixels", type=click.IntRange(min=1), help="Refuse images with more pixels than this "
               "[default: $EDGE_SDK_MAX_PIXELS or 64000000].")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Run on Ray Data: a bare --ray (put it last) starts a local Ray, --ray ADDRESS joins a cluster "
+                   "(pip install 'edge-sdk[ray]'). Same texts as without it.")
+@click.option("--actors", type=click.IntRange(min=1), help="--ray: model actors [default: Ray's CPUs / --threads].")
 @_friendly_errors
 def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, threads: int, device: str,
             precision: str, max_acc_loss: float, cache_dir: Optional[Path], no_cache: bool,
             dict_path: Optional[Path], save_dir: Optional[Path], as_json: bool, on_error: str,
-            allow_outside_paths: bool, max_pixels: Optional[int]) -> None:
+            allow_outside_paths: bool, max_pixels: Optional[int], ray_address: Optional[str],
+            actors: Optional[int]) -> None:
     """Recognize the text in INPUTS (images, folders, label files) with MODEL (zoo name or path).
 
     Example: edge-sdk predict out/rec-onnx line.png --save-dir out/pred
@@ -290,6 +295,11 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
+    if ray_address is not None:
+        _predict_on_ray(model, inputs, ray_address, actors, threads, batch_size, as_json, save_dir, on_error,
+                        allow_outside_paths, max_pixels, backend=backend, device=device, precision=precision,
+                        dict_path=dict_path, max_acc_loss=max_acc_loss)
+        return
     rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path,
                        precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"),
                        max_acc_loss=max_acc_loss)
@@ -320,6 +330,40 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
             (save_dir / "skipped.json").write_text(json.dumps({"skipped": skipped}, indent=2, ensure_ascii=False)
                                                    + "\n", encoding="utf-8")
         click.echo(f"skipped {len(skipped)} of {n + len(skipped)} inputs (--on-error skip):", err=True)
+        for s in skipped:
+            click.echo(f"  {s['error']}", err=True)
+
+
+def _predict_on_ray(model: str, inputs: Tuple[str, ...], address: str, actors: Optional[int], threads: int,
+                    batch_size: int, as_json: bool, save_dir: Optional[Path], on_error: str, allow_outside_paths: bool,
+                    max_pixels: Optional[int], **model_kwargs: Any) -> None:
+    from .bulk.ray_data import recognize_samples
+    from .datasets import load_samples
+    from .rec.result import TextRecResult
+
+    if save_dir is not None:
+        raise click.UsageError("--save-dir is not offered with --ray; use --json, or write the rows with Ray's own "
+                               "writers (edge_sdk.bulk.recognize_dataset(...).write_parquet).")
+    samples = [s for source in inputs for s in load_samples(Path(source), allow_outside=allow_outside_paths)]
+    run = recognize_samples(model, samples, address, actors, threads or None, batch_size, max_pixels=max_pixels,
+                            **model_kwargs)
+    rows = run.rows
+    skipped = []
+    for row in rows:
+        if row["error"]:
+            if on_error == "stop":
+                raise EdgeSDKError(str(row["error"]))
+            skipped.append({"input_path": shown(str(row["input_path"])), "error": str(row["error"])})
+            continue
+        res = TextRecResult(str(row["input_path"]), str(row["rec_text"]), float(row["rec_score"]))
+        if as_json:
+            click.echo(json.dumps(res.json, ensure_ascii=False))
+        else:
+            click.echo(f"{shown(res.input_path)}\t{res.rec_text}\t{res.rec_score:.4f}")
+    if skipped:
+        if as_json:
+            click.echo(json.dumps({"skipped": skipped}, ensure_ascii=False))
+        click.echo(f"skipped {len(skipped)} of {len(rows)} inputs (--on-error skip):", err=True)
         for s in skipped:
             click.echo(f"  {s['error']}", err=True)
 
@@ -464,9 +508,14 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="At an unreadable image: stop, or skip it (left out of the metrics and listed in the report).")
 @click.option("--allow-outside-paths", is_flag=True, help="Let the label file name images outside its own folder.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Run on Ray Data: a bare --ray (put it last) starts a local Ray, --ray ADDRESS joins a cluster "
+                   "(pip install 'edge-sdk[ray]'). Same texts as without it.")
+@click.option("--actors", type=click.IntRange(min=1), help="--ray: model actors [default: Ray's CPUs / --threads].")
 @_friendly_errors
 def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: int, precision: str,
-             max_acc_loss: float, limit: Optional[int], output: Path, on_error: str, allow_outside_paths: bool) -> None:
+             max_acc_loss: float, limit: Optional[int], output: Path, on_error: str, allow_outside_paths: bool,
+             ray_address: Optional[str], actors: Optional[int]) -> None:
     """Score MODEL on DATASET (a PaddleX rec dataset dir or a label file) as PaddleX does.
 
     Example: edge-sdk eval out/rec-onnx ../shared/datasets/ocr_rec_dataset_examples
@@ -475,7 +524,7 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
 
     report = evaluate(model, dataset, batch_size=batch_size, limit=limit, backend=backend, threads=threads,
                       precision=precision, on_error=on_error, allow_outside_paths=allow_outside_paths,
-                      max_acc_loss=max_acc_loss)
+                      max_acc_loss=max_acc_loss, ray_address=ray_address, actors=actors)
     click.echo(report.summary())
     click.echo(f"wrote {report.write(output)}")
 

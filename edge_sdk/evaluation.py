@@ -9,10 +9,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .datasets import Sample, load_samples
-from .errors import DatasetError, ModelFormatError
+from .errors import DatasetError, InputError, ModelFormatError
 from .limits import shown
 from .inputs import Item
 from .options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
@@ -34,6 +34,7 @@ class EvalReport:
     worst: List[Dict[str, Any]] = field(default_factory=list)
     predictions: List[str] = field(default_factory=list)
     skipped: List[Dict[str, Any]] = field(default_factory=list)  # lines left out by on_error="skip"
+    runner: str = "this process"  # or "Ray: N actors x T threads"
 
     @property
     def lines_per_s(self) -> float:
@@ -45,8 +46,8 @@ class EvalReport:
             "done_flag": True,
             "metrics": {"acc": m.acc, "norm_edit_dis": m.norm_edit_dis},
             "edge_sdk": {"exact_acc": m.exact_acc, "alnum_acc": m.alnum_acc, "samples": m.samples,
-                         "lines_per_s": round(self.lines_per_s, 2), "model": self.model, "dataset": self.dataset,
-                         "worst": self.worst, "skipped": self.skipped},
+                         "lines_per_s": round(self.lines_per_s, 2), "runner": self.runner, "model": self.model,
+                         "dataset": self.dataset, "worst": self.worst, "skipped": self.skipped},
         }
 
     def summary(self) -> str:
@@ -57,7 +58,7 @@ class EvalReport:
             f"  norm_edit_dis     {m.norm_edit_dis:.4f}",
             f"  exact-match acc   {100 * m.exact_acc:.2f}%   (case- and space-sensitive)",
             f"  alnum acc         {100 * m.alnum_acc:.2f}%   (lower-case letters and digits only)",
-            f"  speed             {self.lines_per_s:.1f} lines/s",
+            f"  speed             {self.lines_per_s:.1f} lines/s ({self.runner})",
         ]
         if self.skipped:
             lines.append(f"  skipped           {len(self.skipped)} unreadable lines, not scored:")
@@ -80,7 +81,7 @@ class EvalReport:
 
 def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path], batch_size: int = 8,
              limit: Optional[int] = None, on_error: str = "stop", allow_outside_paths: bool = False,
-             **model_kwargs: Any) -> EvalReport:
+             ray_address: Optional[str] = None, actors: Optional[int] = None, **model_kwargs: Any) -> EvalReport:
     """Recognize every line of a labelled set and score it as PaddleX does.
 
     Args:
@@ -91,6 +92,9 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
         on_error: ``"stop"`` at the first unreadable image, or ``"skip"`` it: skipped lines are left out of
             the metrics and listed in ``EvalReport.skipped``.
         allow_outside_paths: let the label file name images outside its own folder.
+        ray_address: recognize on Ray Data instead (``"auto"``: a local Ray; else a cluster address), with
+            ``actors`` actors of ``threads`` threads each (together the CPUs Ray has, by default); the texts
+            are the ones this process would give.
     Example:
         >>> evaluate("out/rec-onnx", "../shared/datasets/ocr_rec_dataset_examples").metrics.acc
     """
@@ -103,6 +107,8 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
     if not isinstance(rec, TextRecognizer):
         raise ModelFormatError(f"{model} is a text {TASK_NAMES[rec.model.task]} model; eval scores recognition models "
                                "on text lines (`edge-sdk ocr --gt LABELS` scores whole-image OCR).")
+    if ray_address is not None:
+        return _evaluate_on_ray(rec, samples, str(dataset), batch_size, on_error, ray_address, actors, model_kwargs)
     by_path: Dict[str, str] = {}
     t0 = time.perf_counter()
     with progress(len(samples), "eval", unit="line") as bar:
@@ -119,18 +125,44 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
             bar.update(1)
     seconds = time.perf_counter() - t0
     skipped = {str(s.input_path) for s in run.skipped}
-    kept = [s for s in samples if str(s.path) not in skipped]
-    preds = [by_path[str(s.path)] for s in kept]
-    labels = [s.label or "" for s in kept]
+    kept = [(s, by_path[str(s.path)]) for s in samples if str(s.path) not in skipped]
+    return _report(rec, str(dataset), kept, seconds, [x.to_dict() for x in run.skipped])
+
+
+def _evaluate_on_ray(rec: TextRecognizer, samples: List[Sample], dataset: str, batch_size: int, on_error: str,
+                     address: str, actors: Optional[int], model_kwargs: Dict[str, Any]) -> EvalReport:
+    from .bulk.ray_data import recognize_samples
+
+    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+    on_error = check_choice("on_error", on_error, ON_ERROR)
+    threads = model_kwargs.pop("threads", None) or None
+    run = recognize_samples(str(rec.model.path), samples, address, actors, threads, batch_size, **model_kwargs)
+    kept, skipped = [], []
+    for s, row in zip(samples, run.rows):
+        if not row["error"]:
+            kept.append((s, str(row["rec_text"])))
+        elif on_error == "stop":
+            raise InputError(str(row["error"]))
+        else:
+            skipped.append({"input_path": shown(str(s.path)), "error": str(row["error"])})
+    report = _report(rec, dataset, kept, run.seconds, skipped)
+    report.runner = run.plan
+    return report
+
+
+def _report(rec: TextRecognizer, dataset: str, kept: List[Tuple[Sample, str]], seconds: float,
+            skipped: List[Dict[str, Any]]) -> EvalReport:
+    preds = [p for _, p in kept]
+    labels = [s.label or "" for s, _ in kept]
     if not kept:
         raise DatasetError(f"every line of {dataset} was skipped as unreadable; nothing to score.")
     scored = sorted(
         ({"path": shown(str(s.path)), "label": t, "pred": p, "ned": normalized_edit_distance(p, t)}
-         for s, p, t in zip(kept, preds, labels) if p != t),
+         for (s, _), p, t in zip(kept, preds, labels) if p != t),
         key=lambda w: -w["ned"],
     )
     info = rec.describe()
     return EvalReport(model={"path": info["path"], "backend": info["backend"], "format": info["format"],
                              "model_name": info["model"]},
                       dataset=shown(str(dataset)), metrics=rec_metrics(preds, labels), seconds=seconds,
-                      worst=scored[:WORST], predictions=preds, skipped=[x.to_dict() for x in run.skipped])
+                      worst=scored[:WORST], predictions=preds, skipped=skipped)

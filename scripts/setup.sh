@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Set up this checkout on a fresh machine: system fonts and Chromium (as root), a virtual environment in .venv,
-# and edge-sdk installed editable with the extras in $EDGE_SDK_EXTRAS (default onnx,openvino,convert,quantize,serve,dev).
+# and edge-sdk installed editable with the extras in $EDGE_SDK_EXTRAS (default onnx,openvino,convert,quantize,serve,ray,dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-EXTRAS=${EDGE_SDK_EXTRAS:-onnx,openvino,convert,quantize,serve,dev}
+EXTRAS=${EDGE_SDK_EXTRAS:-onnx,openvino,convert,quantize,serve,ray,dev}
 
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
   echo "setup: edge-sdk needs Python >= 3.9; $PY is $("$PY" --version 2>&1)" >&2
