@@ -337,14 +337,13 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 def _predict_on_ray(model: str, inputs: Tuple[str, ...], address: str, actors: Optional[int], threads: int,
                     batch_size: int, as_json: bool, save_dir: Optional[Path], on_error: str, allow_outside_paths: bool,
                     max_pixels: Optional[int], **model_kwargs: Any) -> None:
-    from .bulk.ray_data import recognize_samples
-    from .datasets import load_samples
+    from .bulk.ray_data import input_samples, recognize_samples
     from .rec.result import TextRecResult
 
     if save_dir is not None:
         raise click.UsageError("--save-dir is not offered with --ray; use --json, or write the rows with Ray's own "
                                "writers (edge_sdk.bulk.recognize_dataset(...).write_parquet).")
-    samples = [s for source in inputs for s in load_samples(Path(source), allow_outside=allow_outside_paths)]
+    samples = input_samples(inputs, allow_outside_paths)
     run = recognize_samples(model, samples, address, actors, threads or None, batch_size, max_pixels=max_pixels,
                             **model_kwargs)
     rows = run.rows

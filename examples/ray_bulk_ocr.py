@@ -7,7 +7,7 @@ written to Parquet; the same script on a laptop (a local Ray) and on a cluster (
     python examples/ray_bulk_ocr.py edge_sdk/samples/ocr --pages --out out/bulk_pages
 
 A label file or dataset dir is read here and its lines repeated up to --lines (to size a run); any other
-source is read by Ray itself (``ray.data.read_binary_files``: local folders, S3, GCS, ...). Every node
+source is read by Ray itself (``image_files_dataset``: local folders, S3, GCS, ...). Every node
 needs ``pip install 'edge-sdk[ray]'`` and the model (a zoo name is downloaded per node; a path must exist
 on every node). At the end: rows, errors, lines/s, and each actor's peak RSS after its first and its last
 batch (flat when memory does not grow with the run).
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import ray
 
-from edge_sdk.bulk import actor_plan, ocr_dataset, ray_session, recognize_dataset, samples_dataset
+from edge_sdk.bulk import actor_plan, image_files_dataset, ocr_dataset, ray_session, recognize_dataset, samples_dataset
 from edge_sdk.datasets import load_samples
 from edge_sdk.zoo import DEFAULT_MODEL
 
@@ -48,7 +48,7 @@ def main() -> None:
                 samples = (samples * (args.lines // len(samples) + 1))[:args.lines]
             ds = samples_dataset(samples)
         else:
-            ds = ray.data.read_binary_files(args.source, include_paths=True)
+            ds = image_files_dataset(args.source)
         if args.pages:
             out = ocr_dataset(ds, worker_stats=True, rec=args.model, backend=args.backend, **plan)
         else:

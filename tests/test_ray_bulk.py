@@ -9,8 +9,11 @@ import pytest
 import ray  # the [ray] extra: CI installs it (leg 2, Python 3.9 for Paddle Lite, leaves this file out)
 from click.testing import CliRunner
 
-from edge_sdk import create_model
-from edge_sdk.bulk import RESULT_COLUMNS, actor_plan, lines_dataset, recognize_dataset, recognize_samples
+from converters.check_pages import sample_page
+from edge_sdk import create_model, create_pipeline
+from edge_sdk.bulk import (
+    RESULT_COLUMNS, actor_plan, image_files_dataset, lines_dataset, ocr_dataset, recognize_dataset, recognize_samples,
+)
 from edge_sdk.cli import main
 from edge_sdk.datasets import load_samples
 from edge_sdk.errors import BackendUnavailableError
@@ -76,8 +79,8 @@ def test_image_bytes_rows_and_a_corrupt_one(local_ray, onnx_artifact: Path, ic15
     for s in samples:
         (folder / s.path.name).write_bytes(s.path.read_bytes())
     (folder / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    ds = ray.data.read_binary_files(str(folder), include_paths=True)
-    rows = sorted(recognize_dataset(ds, onnx_artifact, actors=1, threads=1, backend="onnxruntime").take_all(),
+    ds = image_files_dataset(str(folder))
+    rows = sorted(recognize_dataset(ds, onnx_artifact, actors=2, threads=1, backend="onnxruntime").take_all(),
                   key=lambda r: r["path"])
     assert len(rows) == 7 and "bytes" not in rows[0]
     broken = rows[-1]
@@ -94,11 +97,26 @@ def test_cli_eval_and_predict_with_ray(no_ray, onnx_artifact: Path, ic15_val: Pa
     assert res.exit_code == 0, res.output
     assert "(Ray: 2 actors x 1 thread)" in res.output
     assert not ray.is_initialized()
-    single = CliRunner().invoke(main, ["predict", str(onnx_artifact), str(ic15_val), "-b", "onnxruntime"])
-    on_ray = CliRunner().invoke(main, ["predict", str(onnx_artifact), str(ic15_val), "-b", "onnxruntime",
+    one_image = str(load_samples(ic15_val, 1)[0].path)  # an image file and a label file, in that order
+    single = CliRunner().invoke(main, ["predict", str(onnx_artifact), one_image, str(ic15_val), "-b", "onnxruntime"])
+    on_ray = CliRunner().invoke(main, ["predict", str(onnx_artifact), one_image, str(ic15_val), "-b", "onnxruntime",
                                        "--actors", "1", "--ray", "auto"])
     assert single.exit_code == 0 and on_ray.exit_code == 0, on_ray.output
-    assert on_ray.stdout == single.stdout and len(single.stdout.splitlines()) == len(load_samples(ic15_val))
+    assert on_ray.stdout == single.stdout and len(single.stdout.splitlines()) == 1 + len(load_samples(ic15_val))
+
+
+def test_whole_image_ocr_on_ray_reads_what_the_pipeline_reads(local_ray, tmp_path: Path) -> None:
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"page_{i}.png"), sample_page(i)[0])
+    pipe = create_pipeline("OCR", threads=2)
+    want = {p.name: list(pipe.ocr(cv2.imread(str(p)))["rec_texts"]) for p in sorted(folder.iterdir())}
+    assert all(len(texts) >= 6 for texts in want.values())
+    # 1 actor x 2 threads holds both CPUs: the reads must reserve none (image_files_dataset)
+    rows = ocr_dataset(image_files_dataset(str(folder)), actors=1, threads=2).take_all()
+    assert {Path(r["path"]).name: list(r["rec_texts"]) for r in rows} == want
+    assert all(r["error"] == "" and len(r["rec_polys"]) == len(r["rec_texts"]) for r in rows)
 
 
 def test_cli_ray_errors_are_one_sentence(no_ray, onnx_artifact: Path, ic15_val: Path, tmp_path: Path) -> None:

@@ -103,17 +103,48 @@ def lines_dataset(source: Union[str, Path], limit: Optional[int] = None, allow_o
     """A Ray dataset of text lines: a PaddleX label file or dataset dir (rows ``index, path, label``), an
     image folder or one image (rows ``index, path``). Label paths stay inside their dataset unless
     ``allow_outside_paths``; a path that leaves it is the only error raised here."""
-    from ..datasets import load_samples
+    samples = input_samples([source], allow_outside_paths)
+    return samples_dataset(samples[:limit] if limit else samples)
 
-    return samples_dataset(load_samples(Path(source), limit, allow_outside=allow_outside_paths))
 
+def image_files_dataset(source: Union[str, List[str]]) -> Any:
+    """A Ray dataset of image files (rows ``bytes, path``) from any path Ray reads (a folder, S3, GCS, ...).
 
-def samples_dataset(samples: Sequence["Sample"]) -> Any:
-    """A Ray dataset of ``datasets.Sample``s: rows ``index, path`` (and ``label`` where there is one)."""
+    Its read tasks reserve no CPU: the actors of ``recognize_dataset``/``ocr_dataset`` hold every CPU
+    Ray has (actors x threads), and a read task waiting for one would wait forever. Reading bytes costs
+    little; decoding happens in the actors."""
     require_ray()
     import ray.data
 
-    return ray.data.from_items([{"index": i, "path": str(s.path), **({"label": s.label} if s.label is not None else {})}
+    try:
+        return ray.data.read_binary_files(source, include_paths=True, num_cpus=0)
+    except TypeError:  # Ray before read_*(num_cpus=...)
+        return ray.data.read_binary_files(source, include_paths=True, ray_remote_args={"num_cpus": 0})
+
+
+def input_samples(sources: Sequence[Union[str, Path]], allow_outside_paths: bool = False) -> List["Sample"]:
+    """The lines of each source, in order: an image file is one line; a label file, dataset dir or image
+    folder is read as ``datasets.load_samples`` reads it."""
+    from ..datasets import Sample, load_samples
+    from ..inputs import IMAGE_SUFFIXES
+
+    out: List[Sample] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            out.append(Sample(path, None))
+        else:
+            out.extend(load_samples(path, allow_outside=allow_outside_paths))
+    return out
+
+
+def samples_dataset(samples: Sequence["Sample"]) -> Any:
+    """A Ray dataset of ``datasets.Sample``s: rows ``index, path``, and ``label`` when every sample has one."""
+    require_ray()
+    import ray.data
+
+    labelled = bool(samples) and all(s.label is not None for s in samples)  # one schema for every row
+    return ray.data.from_items([{"index": i, "path": str(s.path), **({"label": s.label} if labelled else {})}
                                 for i, s in enumerate(samples)])
 
 
@@ -250,7 +281,9 @@ def recognize_dataset(ds: Any, model: Union[str, Path], actors: Optional[int] = 
                       **model_kwargs: Any) -> Any:
     """``ds`` with each line recognized (lazily: Ray runs it when the result is consumed or written).
 
-    ``actors`` x ``threads`` defaults to the CPUs Ray has (one thread per actor).
+    ``actors`` x ``threads`` defaults to the CPUs Ray has (one thread per actor). The actors hold those
+    CPUs, so stages before this one must reserve none (``image_files_dataset``, ``from_items``) or be
+    given CPUs of their own (fewer actors).
     """
     ray = require_ray()
     plan = actor_plan(int(ray.cluster_resources().get("CPU", 1)), actors, threads)
