@@ -291,7 +291,7 @@ def recognize_dataset(ds: Any, model: Union[str, Path], actors: Optional[int] = 
         RecognizeLines, fn_constructor_kwargs={"model": str(model), "threads": plan["threads"],
                                                "batch_size": batch_size, "worker_stats": worker_stats,
                                                **model_kwargs},
-        batch_size=rows_per_call, batch_format="numpy", concurrency=plan["actors"], num_cpus=plan["threads"])
+        batch_size=rows_per_call, batch_format="numpy", num_cpus=plan["threads"], **_pool(plan["actors"]))
 
 
 class RayRun(NamedTuple):
@@ -305,6 +305,16 @@ class RayRun(NamedTuple):
         return f"Ray: {self.actors} actor{'s' * (self.actors != 1)} x {self.threads} thread{'s' * (self.threads != 1)}"
 
 
+def _pool(actors: int) -> Dict[str, Any]:
+    """``map_batches`` arguments for a fixed pool of ``actors`` (``compute=`` from Ray 2.51, ``concurrency=`` before)."""
+    import ray.data
+
+    try:
+        return {"compute": ray.data.ActorPoolStrategy(size=actors)}
+    except (AttributeError, TypeError):
+        return {"concurrency": actors}
+
+
 def ocr_dataset(ds: Any, actors: Optional[int] = None, threads: Optional[int] = None, rows_per_call: int = 16,
                 worker_stats: bool = False, **pipeline_kwargs: Any) -> Any:
     """``ds`` (rows of whole images: ``path``, ``bytes`` or ``image``) with each image read by the OCR
@@ -313,7 +323,7 @@ def ocr_dataset(ds: Any, actors: Optional[int] = None, threads: Optional[int] = 
     plan = actor_plan(int(ray.cluster_resources().get("CPU", 1)), actors, threads)
     return ds.map_batches(
         ReadPages, fn_constructor_kwargs={"threads": plan["threads"], "worker_stats": worker_stats, **pipeline_kwargs},
-        batch_size=rows_per_call, batch_format="numpy", concurrency=plan["actors"], num_cpus=plan["threads"])
+        batch_size=rows_per_call, batch_format="numpy", num_cpus=plan["threads"], **_pool(plan["actors"]))
 
 
 def recognize_samples(model: Union[str, Path], samples: Sequence["Sample"], address: str = "auto",
