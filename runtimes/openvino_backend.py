@@ -98,6 +98,12 @@ class OpenVINOSession(Session):
             config["INFERENCE_NUM_THREADS"] = options.resolved_threads()
         if device == "CPU":
             config["CPU_RUNTIME_CACHE_CAPACITY"] = _runtime_cache_capacity(options)
+            if options.resolved_threads() < default_threads():
+                # On fewer threads than cores this process likely shares the machine (Ray actors, server
+                # workers), and OpenVINO pins its threads to the first cores: two 1-thread processes on 2
+                # cores both pinned a thread to core 0 and ran at half speed (IC15 val on Ray, 2 actors x
+                # 1 thread: 87.5 lines/s, one process on 2 threads: 182).
+                config["ENABLE_CPU_PINNING"] = False
         self._device = device
         self._cache: Optional[CompiledModelCache] = None
         self.cache_status = "off"  # off | hit | written | recompiled | unusable | unsupported

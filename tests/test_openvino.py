@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import os
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,15 @@ def test_per_shape_kernel_cache_is_set_from_the_environment(ov_artifact: Path, m
     monkeypatch.setenv("EDGE_SDK_OV_RUNTIME_CACHE", "lots")
     with pytest.raises(EdgeSDKError, match="EDGE_SDK_OV_RUNTIME_CACHE='lots' is not a whole number"):
         create_model(str(ov_artifact), backend="openvino", cache_dir=None)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores: one thread of two is the case tested")
+def test_a_session_on_fewer_threads_than_cores_does_not_pin_them(ov_artifact: Path, tmp_path: Path) -> None:
+    # Processes sharing a machine (Ray actors, server workers) must not all pin a thread to core 0.
+    def pinning(threads: int, cache_dir: object) -> bool:
+        rec = create_model(str(ov_artifact), backend="openvino", threads=threads, cache_dir=cache_dir)
+        return bool(rec.session._compiled.get_property("ENABLE_CPU_PINNING"))
+
+    assert pinning(1, None) is False
+    assert pinning(1, tmp_path) is False and pinning(1, tmp_path) is False  # compiled, then from the cache
+    assert pinning(0, None) is True  # every core: this process owns the machine, pinning is OpenVINO's default
