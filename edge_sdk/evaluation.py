@@ -108,7 +108,10 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
         raise ModelFormatError(f"{model} is a text {TASK_NAMES[rec.model.task]} model; eval scores recognition models "
                                "on text lines (`edge-sdk ocr --gt LABELS` scores whole-image OCR).")
     if ray_address is not None:
-        return _evaluate_on_ray(rec, samples, str(dataset), batch_size, on_error, ray_address, actors, model_kwargs)
+        # the actors load the model as the caller named it (a zoo name resolves on each node)
+        ref = str(model) if not isinstance(model, TextRecognizer) else str(rec.model.path)
+        return _evaluate_on_ray(rec, ref, samples, str(dataset), batch_size, on_error, ray_address, actors,
+                                model_kwargs)
     by_path: Dict[str, str] = {}
     t0 = time.perf_counter()
     with progress(len(samples), "eval", unit="line") as bar:
@@ -129,14 +132,14 @@ def evaluate(model: Union[str, Path, TextRecognizer], dataset: Union[str, Path],
     return _report(rec, str(dataset), kept, seconds, [x.to_dict() for x in run.skipped])
 
 
-def _evaluate_on_ray(rec: TextRecognizer, samples: List[Sample], dataset: str, batch_size: int, on_error: str,
-                     address: str, actors: Optional[int], model_kwargs: Dict[str, Any]) -> EvalReport:
+def _evaluate_on_ray(rec: TextRecognizer, ref: str, samples: List[Sample], dataset: str, batch_size: int,
+                     on_error: str, address: str, actors: Optional[int], model_kwargs: Dict[str, Any]) -> EvalReport:
     from .bulk.ray_data import recognize_samples
 
     batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     on_error = check_choice("on_error", on_error, ON_ERROR)
     threads = model_kwargs.pop("threads", None) or None
-    run = recognize_samples(str(rec.model.path), samples, address, actors, threads, batch_size, **model_kwargs)
+    run = recognize_samples(ref, samples, address, actors, threads, batch_size, **model_kwargs)
     kept, skipped = [], []
     for s, row in zip(samples, run.rows):
         if not row["error"]:

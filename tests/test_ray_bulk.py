@@ -97,12 +97,17 @@ def test_cli_eval_and_predict_with_ray(no_ray, onnx_artifact: Path, ic15_val: Pa
     assert res.exit_code == 0, res.output
     assert "(Ray: 2 actors x 1 thread)" in res.output
     assert not ray.is_initialized()
-    one_image = str(load_samples(ic15_val, 1)[0].path)  # an image file and a label file, in that order
-    single = CliRunner().invoke(main, ["predict", str(onnx_artifact), one_image, str(ic15_val), "-b", "onnxruntime"])
-    on_ray = CliRunner().invoke(main, ["predict", str(onnx_artifact), one_image, str(ic15_val), "-b", "onnxruntime",
+    samples = load_samples(ic15_val, 31)
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    for s in samples[1:]:
+        (folder / s.path.name).write_bytes(s.path.read_bytes())
+    inputs = [str(samples[0].path), str(folder)]  # an image file and a folder, in that order
+    single = CliRunner().invoke(main, ["predict", str(onnx_artifact), *inputs, "-b", "onnxruntime"])
+    on_ray = CliRunner().invoke(main, ["predict", str(onnx_artifact), *inputs, "-b", "onnxruntime",
                                        "--actors", "1", "--ray", "auto"])
     assert single.exit_code == 0 and on_ray.exit_code == 0, on_ray.output
-    assert on_ray.stdout == single.stdout and len(single.stdout.splitlines()) == 1 + len(load_samples(ic15_val))
+    assert on_ray.stdout == single.stdout and len(single.stdout.splitlines()) == 31
 
 
 def test_whole_image_ocr_on_ray_reads_what_the_pipeline_reads(local_ray, tmp_path: Path) -> None:
