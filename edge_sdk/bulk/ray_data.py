@@ -276,6 +276,11 @@ def actor_plan(cpus: int, actors: Optional[int], threads: Optional[int]) -> Dict
     return {"actors": actors, "threads": threads}
 
 
+def _cluster_plan(actors: Optional[int], threads: Optional[int]) -> Dict[str, int]:
+    """``actor_plan`` for the CPUs of the Ray this process is connected to."""
+    return actor_plan(int(require_ray().cluster_resources().get("CPU", 1)), actors, threads)
+
+
 def recognize_dataset(ds: Any, model: Union[str, Path], actors: Optional[int] = None, threads: Optional[int] = None,
                       batch_size: int = 8, rows_per_call: int = ROWS_PER_CALL, worker_stats: bool = False,
                       **model_kwargs: Any) -> Any:
@@ -285,8 +290,7 @@ def recognize_dataset(ds: Any, model: Union[str, Path], actors: Optional[int] = 
     CPUs, so stages before this one must reserve none (``image_files_dataset``, ``from_items``) or be
     given CPUs of their own (fewer actors).
     """
-    ray = require_ray()
-    plan = actor_plan(int(ray.cluster_resources().get("CPU", 1)), actors, threads)
+    plan = _cluster_plan(actors, threads)
     return ds.map_batches(
         RecognizeLines, fn_constructor_kwargs={"model": str(model), "threads": plan["threads"],
                                                "batch_size": batch_size, "worker_stats": worker_stats,
@@ -319,8 +323,7 @@ def ocr_dataset(ds: Any, actors: Optional[int] = None, threads: Optional[int] = 
                 worker_stats: bool = False, **pipeline_kwargs: Any) -> Any:
     """``ds`` (rows of whole images: ``path``, ``bytes`` or ``image``) with each image read by the OCR
     pipeline (``pipeline_kwargs``: ``det``, ``rec``, ``cls``, ``backend``, ... as ``create_pipeline``'s)."""
-    ray = require_ray()
-    plan = actor_plan(int(ray.cluster_resources().get("CPU", 1)), actors, threads)
+    plan = _cluster_plan(actors, threads)
     return ds.map_batches(
         ReadPages, fn_constructor_kwargs={"threads": plan["threads"], "worker_stats": worker_stats, **pipeline_kwargs},
         batch_size=rows_per_call, batch_format="numpy", num_cpus=plan["threads"], **_pool(plan["actors"]))
@@ -331,8 +334,8 @@ def recognize_samples(model: Union[str, Path], samples: Sequence["Sample"], addr
                       **model_kwargs: Any) -> RayRun:
     """Recognize ``samples`` on Ray (``address``: ``"auto"`` for a local Ray, else a cluster); one row per
     sample, in the samples' order."""
-    with ray_session(address) as ray:
-        plan = actor_plan(int(ray.cluster_resources().get("CPU", 1)), actors, threads)
+    with ray_session(address):
+        plan = _cluster_plan(actors, threads)
         t0 = time.perf_counter()
         rows = recognize_dataset(samples_dataset(samples), model, plan["actors"], plan["threads"], batch_size,
                                  **model_kwargs).take_all()
