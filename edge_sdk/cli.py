@@ -346,14 +346,8 @@ def _predict_on_ray(model: str, inputs: Tuple[str, ...], address: str, actors: O
     samples = input_samples(inputs, allow_outside_paths)
     run = recognize_samples(model, samples, address, actors, threads or None, batch_size, max_pixels=max_pixels,
                             **model_kwargs)
-    rows = run.rows
-    skipped = []
+    rows, skipped = run.results(on_error)
     for row in rows:
-        if row["error"]:
-            if on_error == "stop":
-                raise EdgeSDKError(str(row["error"]))
-            skipped.append({"input_path": shown(str(row["input_path"])), "error": str(row["error"])})
-            continue
         res = TextRecResult(str(row["input_path"]), str(row["rec_text"]), float(row["rec_score"]))
         if as_json:
             click.echo(json.dumps(res.json, ensure_ascii=False))
@@ -362,7 +356,7 @@ def _predict_on_ray(model: str, inputs: Tuple[str, ...], address: str, actors: O
     if skipped:
         if as_json:
             click.echo(json.dumps({"skipped": skipped}, ensure_ascii=False))
-        click.echo(f"skipped {len(skipped)} of {len(rows)} inputs (--on-error skip):", err=True)
+        click.echo(f"skipped {len(skipped)} of {len(run.rows)} inputs (--on-error skip):", err=True)
         for s in skipped:
             click.echo(f"  {s['error']}", err=True)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .datasets import Sample, load_samples
-from .errors import DatasetError, InputError, ModelFormatError
+from .errors import DatasetError, ModelFormatError
 from .limits import shown
 from .inputs import Item
 from .options import MAX_BATCH_SIZE, ON_ERROR, check_choice, check_int
@@ -140,14 +140,8 @@ def _evaluate_on_ray(rec: TextRecognizer, ref: str, samples: List[Sample], datas
     on_error = check_choice("on_error", on_error, ON_ERROR)
     threads = model_kwargs.pop("threads", None) or None
     run = recognize_samples(ref, samples, address, actors, threads, batch_size, **model_kwargs)
-    kept, skipped = [], []
-    for s, row in zip(samples, run.rows):
-        if not row["error"]:
-            kept.append((s, str(row["rec_text"])))
-        elif on_error == "stop":
-            raise InputError(str(row["error"]))
-        else:
-            skipped.append({"input_path": shown(str(s.path)), "error": str(row["error"])})
+    rows, skipped = run.results(on_error)
+    kept = [(samples[int(row["index"])], str(row["rec_text"])) for row in rows]
     report = _report(rec, dataset, kept, run.seconds, skipped)
     report.runner = run.plan
     return report

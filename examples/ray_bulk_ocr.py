@@ -21,7 +21,7 @@ from pathlib import Path
 
 import ray
 
-from edge_sdk.bulk import actor_plan, image_files_dataset, ocr_dataset, ray_session, recognize_dataset, samples_dataset
+from edge_sdk.bulk import cluster_plan, image_files_dataset, ocr_dataset, ray_session, recognize_dataset, samples_dataset
 from edge_sdk.datasets import load_samples
 from edge_sdk.zoo import DEFAULT_MODEL
 
@@ -39,8 +39,8 @@ def main() -> None:
     ap.add_argument("--lines", type=int, help="label file: repeat its lines up to this many")
     args = ap.parse_args()
 
-    with ray_session(args.address) as session:
-        plan = actor_plan(int(session.cluster_resources().get("CPU", 1)), args.actors, args.threads)
+    with ray_session(args.address):
+        plan = cluster_plan(args.actors, args.threads)  # actors x threads = the cluster's CPUs
         local = Path(args.source)
         if not args.pages and (local.is_file() or (local / "val.txt").is_file()):
             samples = load_samples(local)

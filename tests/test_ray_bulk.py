@@ -12,11 +12,12 @@ from click.testing import CliRunner
 from converters.check_pages import sample_page
 from edge_sdk import create_model, create_pipeline
 from edge_sdk.bulk import (
-    RESULT_COLUMNS, actor_plan, image_files_dataset, lines_dataset, ocr_dataset, recognize_dataset, recognize_samples,
+    RESULT_COLUMNS, RayRun, actor_plan, cluster_plan, image_files_dataset, lines_dataset, ocr_dataset, recognize_dataset,
+    recognize_samples,
 )
 from edge_sdk.cli import main
 from edge_sdk.datasets import load_samples
-from edge_sdk.errors import BackendUnavailableError
+from edge_sdk.errors import BackendUnavailableError, InputError
 from edge_sdk.evaluation import evaluate
 
 LINES = 120  # enough lines for several Ray blocks and both actors; the full-set run is the benchmark
@@ -118,6 +119,7 @@ def test_whole_image_ocr_on_ray_reads_what_the_pipeline_reads(local_ray, tmp_pat
     pipe = create_pipeline("OCR", threads=2)
     want = {p.name: list(pipe.ocr(cv2.imread(str(p)))["rec_texts"]) for p in sorted(folder.iterdir())}
     assert all(len(texts) >= 6 for texts in want.values())
+    assert cluster_plan(None, None) == {"actors": 2, "threads": 1} and cluster_plan(1, None)["threads"] == 2
     # 1 actor x 2 threads holds both CPUs: the reads must reserve none (image_files_dataset)
     rows = ocr_dataset(image_files_dataset(str(folder)), actors=1, threads=2).take_all()
     assert {Path(r["path"]).name: list(r["rec_texts"]) for r in rows} == want
@@ -140,6 +142,16 @@ def test_actor_plan_fills_the_cores() -> None:
     assert actor_plan(2, 1, None) == {"actors": 1, "threads": 2}
     assert actor_plan(8, None, 2) == {"actors": 4, "threads": 2}
     assert actor_plan(2, 3, 1) == {"actors": 3, "threads": 1}  # asked for: kept, even past the cores
+
+
+def test_unreadable_rows_stop_the_run_or_are_listed() -> None:
+    rows = [{"index": 0, "input_path": "a.png", "rec_text": "HI", "error": ""},
+            {"index": 1, "input_path": "b.png", "rec_text": "", "error": "b.png is not a readable image."}]
+    run = RayRun(rows, 1.0, 2, 1)
+    assert run.results("skip") == ([rows[0]], [{"input_path": "b.png", "error": "b.png is not a readable image."}])
+    with pytest.raises(InputError, match=r"^b\.png is not a readable image\.$"):
+        run.results("stop")
+    assert run.plan == "Ray: 2 actors x 1 thread" and RayRun([], 0.0, 1, 2).plan == "Ray: 1 actor x 2 threads"
 
 
 def test_without_ray_installed_the_error_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch,

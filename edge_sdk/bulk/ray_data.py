@@ -276,7 +276,7 @@ def actor_plan(cpus: int, actors: Optional[int], threads: Optional[int]) -> Dict
     return {"actors": actors, "threads": threads}
 
 
-def _cluster_plan(actors: Optional[int], threads: Optional[int]) -> Dict[str, int]:
+def cluster_plan(actors: Optional[int], threads: Optional[int]) -> Dict[str, int]:
     """``actor_plan`` for the CPUs of the Ray this process is connected to."""
     return actor_plan(int(require_ray().cluster_resources().get("CPU", 1)), actors, threads)
 
@@ -290,12 +290,17 @@ def recognize_dataset(ds: Any, model: Union[str, Path], actors: Optional[int] = 
     CPUs, so stages before this one must reserve none (``image_files_dataset``, ``from_items``) or be
     given CPUs of their own (fewer actors).
     """
-    plan = _cluster_plan(actors, threads)
-    return ds.map_batches(
-        RecognizeLines, fn_constructor_kwargs={"model": str(model), "threads": plan["threads"],
-                                               "batch_size": batch_size, "worker_stats": worker_stats,
-                                               **model_kwargs},
-        batch_size=rows_per_call, batch_format="numpy", num_cpus=plan["threads"], **_pool(plan["actors"]))
+    return _on_actors(ds, RecognizeLines, actors, threads, rows_per_call,
+                      {"model": str(model), "batch_size": batch_size, "worker_stats": worker_stats, **model_kwargs})
+
+
+def _on_actors(ds: Any, callable_class: type, actors: Optional[int], threads: Optional[int], rows_per_call: int,
+               constructor_kwargs: Dict[str, Any]) -> Any:
+    """``ds.map_batches`` over a fixed pool of ``callable_class`` actors, each given ``threads`` and as many Ray CPUs."""
+    plan = cluster_plan(actors, threads)
+    return ds.map_batches(callable_class, fn_constructor_kwargs={"threads": plan["threads"], **constructor_kwargs},
+                          batch_size=rows_per_call, batch_format="numpy", num_cpus=plan["threads"],
+                          **_pool(plan["actors"]))
 
 
 class RayRun(NamedTuple):
@@ -307,6 +312,20 @@ class RayRun(NamedTuple):
     @property
     def plan(self) -> str:
         return f"Ray: {self.actors} actor{'s' * (self.actors != 1)} x {self.threads} thread{'s' * (self.threads != 1)}"
+
+    def results(self, on_error: str = "stop") -> Tuple[List[Dict[str, Any]], List[Dict[str, str]]]:
+        """The rows whose line was read, and ``{input_path, error}`` for each that was not; with
+        ``on_error="stop"`` the first unreadable line raises its error instead."""
+        read: List[Dict[str, Any]] = []
+        skipped: List[Dict[str, str]] = []
+        for row in self.rows:
+            if not row["error"]:
+                read.append(row)
+            elif on_error == "stop":
+                raise InputError(str(row["error"]))
+            else:
+                skipped.append({"input_path": shown(str(row["input_path"])), "error": str(row["error"])})
+        return read, skipped
 
 
 def _pool(actors: int) -> Dict[str, Any]:
@@ -323,10 +342,7 @@ def ocr_dataset(ds: Any, actors: Optional[int] = None, threads: Optional[int] = 
                 worker_stats: bool = False, **pipeline_kwargs: Any) -> Any:
     """``ds`` (rows of whole images: ``path``, ``bytes`` or ``image``) with each image read by the OCR
     pipeline (``pipeline_kwargs``: ``det``, ``rec``, ``cls``, ``backend``, ... as ``create_pipeline``'s)."""
-    plan = _cluster_plan(actors, threads)
-    return ds.map_batches(
-        ReadPages, fn_constructor_kwargs={"threads": plan["threads"], "worker_stats": worker_stats, **pipeline_kwargs},
-        batch_size=rows_per_call, batch_format="numpy", num_cpus=plan["threads"], **_pool(plan["actors"]))
+    return _on_actors(ds, ReadPages, actors, threads, rows_per_call, {"worker_stats": worker_stats, **pipeline_kwargs})
 
 
 def recognize_samples(model: Union[str, Path], samples: Sequence["Sample"], address: str = "auto",
@@ -335,7 +351,7 @@ def recognize_samples(model: Union[str, Path], samples: Sequence["Sample"], addr
     """Recognize ``samples`` on Ray (``address``: ``"auto"`` for a local Ray, else a cluster); one row per
     sample, in the samples' order."""
     with ray_session(address):
-        plan = _cluster_plan(actors, threads)
+        plan = cluster_plan(actors, threads)
         t0 = time.perf_counter()
         rows = recognize_dataset(samples_dataset(samples), model, plan["actors"], plan["threads"], batch_size,
                                  **model_kwargs).take_all()
