@@ -12,6 +12,7 @@ from typing import List
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest.register_assert_rewrite("int8_artifacts")  # a helper module of asserts: keep pytest's failure details
 os.environ.setdefault("EDGE_SDK_HOME", str(ROOT / ".cache" / "edge-sdk"))
 
 from edge_sdk.datasets import Sample, read_label_file, shared_datasets_dir  # noqa: E402

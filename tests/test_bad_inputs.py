@@ -30,8 +30,7 @@ from click.testing import CliRunner
 from edge_sdk import create_model
 from edge_sdk.cli import main
 from edge_sdk.datasets import SAMPLES_DIR
-from edge_sdk.errors import (DatasetError, EdgeSDKError, InputError, ModelFormatError, ModelNotFoundError,
-                             OptionError)
+from edge_sdk.errors import EdgeSDKError, InputError, OptionError
 
 GOOD = SAMPLES_DIR / "sample_01_en.png"
 GOOD_TEXT = "Hello edge devices"
