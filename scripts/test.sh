@@ -13,9 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export EDGE_SDK_HOME=${EDGE_SDK_HOME:-$PWD/.cache/edge-sdk}
 
-bash scripts/setup.sh
+# EDGE_SDK_SETUP_DONE=1: the caller just ran both set-ups (.ci/run, whose ARM leg is using .venv meanwhile)
+[ -n "${EDGE_SDK_SETUP_DONE:-}" ] || bash scripts/setup.sh
 if [ -z "${EDGE_SDK_SKIP_PY39:-}" ]; then
-  bash scripts/setup_py39.sh
+  [ -n "${EDGE_SDK_SETUP_DONE:-}" ] || bash scripts/setup_py39.sh
   export EDGE_SDK_PADDLE_LITE_OPT=${EDGE_SDK_PADDLE_LITE_OPT:-$PWD/.venv39/bin/paddle_lite_opt}
   export EDGE_SDK_LITE_PYTHON=${EDGE_SDK_LITE_PYTHON:-$PWD/.venv39/bin/python}  # bench's .nb cases
 fi
