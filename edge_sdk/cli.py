@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import click
 
@@ -314,24 +314,34 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
     n = 0
     for res in run:
         n += 1
-        if as_json:
-            click.echo(json.dumps(res.json, ensure_ascii=False))
-        else:
-            click.echo(f"{shown(res.input_path or res.name)}\t{res.rec_text}\t{res.rec_score:.4f}")
+        _echo_result(res, as_json)
         if save_dir is not None:
             res.save_to_img(save_dir)
             res.save_to_json(save_dir)
     if run.skipped:
         skipped = [s.to_dict() for s in run.skipped]
-        if as_json:
-            click.echo(json.dumps({"skipped": skipped}, ensure_ascii=False))
         if save_dir is not None:
             save_dir.mkdir(parents=True, exist_ok=True)
             (save_dir / "skipped.json").write_text(json.dumps({"skipped": skipped}, indent=2, ensure_ascii=False)
                                                    + "\n", encoding="utf-8")
-        click.echo(f"skipped {len(skipped)} of {n + len(skipped)} inputs (--on-error skip):", err=True)
-        for s in skipped:
-            click.echo(f"  {s['error']}", err=True)
+        _echo_skipped(skipped, n + len(skipped), as_json)
+
+
+def _echo_result(res: Any, as_json: bool) -> None:
+    """One recognized line on stdout: PaddleX's JSON, or path, text and score separated by tabs."""
+    if as_json:
+        click.echo(json.dumps(res.json, ensure_ascii=False))
+    else:
+        click.echo(f"{shown(res.input_path or res.name)}\t{res.rec_text}\t{res.rec_score:.4f}")
+
+
+def _echo_skipped(skipped: List[Dict[str, Any]], total: int, as_json: bool) -> None:
+    """The inputs --on-error skip left out: a JSON line on stdout with --json, and their errors on stderr."""
+    if as_json:
+        click.echo(json.dumps({"skipped": skipped}, ensure_ascii=False))
+    click.echo(f"skipped {len(skipped)} of {total} inputs (--on-error skip):", err=True)
+    for s in skipped:
+        click.echo(f"  {s['error']}", err=True)
 
 
 def _predict_on_ray(model: str, inputs: Tuple[str, ...], address: str, actors: Optional[int], threads: int,
@@ -348,17 +358,9 @@ def _predict_on_ray(model: str, inputs: Tuple[str, ...], address: str, actors: O
                             **model_kwargs)
     rows, skipped = run.results(on_error)
     for row in rows:
-        res = TextRecResult(str(row["input_path"]), str(row["rec_text"]), float(row["rec_score"]))
-        if as_json:
-            click.echo(json.dumps(res.json, ensure_ascii=False))
-        else:
-            click.echo(f"{shown(res.input_path)}\t{res.rec_text}\t{res.rec_score:.4f}")
+        _echo_result(TextRecResult(str(row["input_path"]), str(row["rec_text"]), float(row["rec_score"])), as_json)
     if skipped:
-        if as_json:
-            click.echo(json.dumps({"skipped": skipped}, ensure_ascii=False))
-        click.echo(f"skipped {len(skipped)} of {len(run.rows)} inputs (--on-error skip):", err=True)
-        for s in skipped:
-            click.echo(f"  {s['error']}", err=True)
+        _echo_skipped(skipped, len(run.rows), as_json)
 
 
 @main.command()
