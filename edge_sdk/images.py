@@ -57,6 +57,30 @@ def decode_image(data: bytes, name: str = "image", max_pixels: Optional[int] = N
     return to_bgr(img, name)
 
 
+def file_size_hint(path: Union[str, Path]) -> Optional[Tuple[int, int]]:
+    """(height, width) of an image file from its header, without decoding it; None when it cannot tell.
+
+    A hint for planning only (``predict`` orders lines by width with it): ``read_image`` still decides
+    what the file is. Regular files only (opening a FIFO would block); what PIL cannot read gives None.
+    """
+    import os
+    import stat
+    import warnings
+
+    from PIL import Image
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: read_image's own cap decides
+            with open(path, "rb") as f, Image.open(f) as im:  # reads the header only
+                w, h = int(im.size[0]), int(im.size[1])
+    except Exception:
+        return None
+    return (h, w) if h > 0 and w > 0 else None
+
+
 def _imdecode(data: np.ndarray) -> Optional[np.ndarray]:
     try:
         return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)

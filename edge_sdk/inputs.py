@@ -16,7 +16,7 @@ import numpy as np
 
 from . import limits
 from .errors import EdgeSDKError, InputError
-from .images import read_image, to_bgr
+from .images import file_size_hint, read_image, to_bgr
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_SUFFIXES = (".txt", ".tsv")
@@ -41,6 +41,15 @@ class Item:
             assert self.input_path is not None
             self.image = read_image(self.input_path, max_pixels=self.max_pixels)
         return self.image
+
+    def size_hint(self) -> Optional[Tuple[int, int]]:
+        """(height, width) without decoding: the pixels' once loaded, else the file header's; None when
+        unknown (or unusable: ``load`` says why)."""
+        if self.error is not None:
+            return None
+        if self.image is not None:
+            return int(self.image.shape[0]), int(self.image.shape[1])
+        return file_size_hint(self.input_path) if self.input_path is not None else None
 
 
 def label_file_paths(label_file: Path, allow_outside: bool = False) -> List[Union[Path, InputError]]:

@@ -110,9 +110,8 @@ def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: Tex
     assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
 
 
-def test_predict_reads_at_most_one_window_ahead(onnx_model: TextRecognizer,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(recognizer, "WINDOW_LINES", 64)  # the real window, made small to keep the test short
+def test_predict_plans_at_most_one_plan_ahead(onnx_model: TextRecognizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recognizer, "PLAN_LINES", 64)  # the real plan, made small to keep the test short
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     taken = []
 
@@ -121,16 +120,16 @@ def test_predict_reads_at_most_one_window_ahead(onnx_model: TextRecognizer,
             taken.append(i)
             yield img
 
-    run = onnx_model.predict(lines(), batch_size=8)  # windows of max(8 x 8, WINDOW_LINES) = 64 lines
+    run = onnx_model.predict(lines(), batch_size=8)
     first = next(run)
     assert first.rec_text == onnx_model.recognize([img])[0][0]
-    assert 64 <= len(taken) <= 128 + 1  # this window, and at most the next one (read while this one ran)
+    assert 64 <= len(taken) <= 128 + 1  # this plan, and at most the next one (read while this one ran)
     run._gen.close()  # type: ignore[attr-defined]  # stopping early reads no further
     assert len(taken) <= 128 + 1
 
 
-def test_a_window_holds_at_most_window_bytes_of_pixels(onnx_model: TextRecognizer,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plan_holds_at_most_window_bytes_of_pixels(onnx_model: TextRecognizer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     monkeypatch.setattr(recognizer, "WINDOW_BYTES", 10 * img.nbytes)
     taken = []
@@ -142,8 +141,82 @@ def test_a_window_holds_at_most_window_bytes_of_pixels(onnx_model: TextRecognize
 
     run = onnx_model.predict(lines(), batch_size=8)
     next(run)
-    assert 10 <= len(taken) <= 20 + 1  # 10 lines a window (not WINDOW_LINES), and the next window read ahead
+    assert 10 <= len(taken) <= 20 + 1  # arrays passed in count: 10 lines a plan, and the next plan read ahead
     assert len(list(run)) == 299 and len(taken) == 300
+
+
+def _mixed_width_files(tmp_path: Path, count: int) -> list:
+    """``count`` line files of 6 padded widths, interleaved: sample_01 stretched to 1-6x its width."""
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    paths = []
+    for i in range(count):
+        k = 1 + (i * 5) % 6
+        path = tmp_path / f"line_{i:03d}.png"
+        cv2.imwrite(str(path), cv2.resize(img, (k * img.shape[1], img.shape[0])))
+        paths.append(str(path))
+    return paths
+
+
+def test_predict_runs_each_width_once_and_yields_in_input_order(onnx_model: TextRecognizer, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files are planned by their header sizes: each input shape runs in one stretch (no shape comes back,
+    which would make OpenVINO rebuild its kernels), and the results still come out in input order."""
+    paths = _mixed_width_files(tmp_path, 60)
+    want = [onnx_model.recognize([cv2.imread(p)])[0] for p in paths]
+    shapes = []
+    real_run = onnx_model.session.run
+
+    def recording_run(batch: np.ndarray) -> np.ndarray:
+        shapes.append(batch.shape)
+        return real_run(batch)
+
+    monkeypatch.setattr(onnx_model.session, "run", recording_run)
+    got = list(onnx_model.predict(paths, batch_size=8))
+    assert [r.input_path for r in got] == paths
+    assert [r.rec_text for r in got] == [t for t, _ in want]
+    assert np.allclose([r.rec_score for r in got], [s for _, s in want], atol=1e-5)
+    assert all(np.array_equal(r.input_img, cv2.imread(p)) for r, p in zip(got, paths))
+    stretches = [shape for i, shape in enumerate(shapes) if i == 0 or shapes[i - 1] != shape]
+    assert len(stretches) == len(set(shapes)) and len({w for _, _, _, w in shapes}) == 6, shapes
+    assert [w for _, _, _, w in stretches] == sorted(w for _, _, _, w in stretches)  # narrowest first
+
+
+def test_keep_images_bounds_the_plan_by_its_pixels(onnx_model: TextRecognizer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results wait for earlier lines with their pixels when keep_images: such a plan holds at most
+    WINDOW_BYTES of them (from the headers); without keep_images it holds paths, sizes and texts only."""
+    paths = _mixed_width_files(tmp_path, 120)
+    one = cv2.imread(paths[-1]).nbytes  # the widest
+    monkeypatch.setattr(recognizer, "WINDOW_BYTES", 6 * one)
+    monkeypatch.setattr(recognizer, "PLAN_LINES", 40)
+    for keep, least, most in ((True, 6, 2 * 12 + 1), (False, 40, 2 * 40 + 1)):
+        taken = []
+
+        def lines():
+            for p in paths:
+                taken.append(p)
+                yield p
+
+        run = onnx_model.predict(lines(), batch_size=8, keep_images=keep)
+        next(run)
+        assert least <= len(taken) <= most, (keep, len(taken))
+        assert len(list(run)) == len(paths) - 1 and len(taken) == len(paths)
+
+
+def test_stop_error_comes_after_every_earlier_line_of_any_width(onnx_model: TextRecognizer,
+                                                                tmp_path: Path) -> None:
+    """A corrupt file's size is unknown, so it is read first; the error still waits for the (wider) lines
+    before it, and nothing after it is yielded."""
+    narrow, wide = _mixed_width_files(tmp_path, 2)  # 1x and 6x sample_01
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG not really")
+    got = []
+    with pytest.raises(InputError, match="bad.png"):
+        for r in onnx_model.predict([narrow, wide, str(bad), narrow], batch_size=8):
+            got.append(r.input_path)
+    assert got == [narrow, wide]
+    run = onnx_model.predict([narrow, str(bad), wide], batch_size=8, on_error="skip")
+    assert [r.input_path for r in run] == [narrow, wide] and [s.input_path for s in run.skipped] == [str(bad)]
 
 
 def test_a_lines_result_does_not_depend_on_its_neighbours(onnx_model: TextRecognizer) -> None:

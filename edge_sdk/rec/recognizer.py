@@ -24,7 +24,8 @@ from .result import TextRecResult
 log = logging.getLogger("edge_sdk.recognizer")
 
 T = TypeVar("T")
-_Read = Tuple[Item, Optional[np.ndarray], Optional[InputError]]  # a line read, or why it cannot be
+# an input's number, its item, and its pixels, or why it cannot be read
+_Planned = Tuple[int, Item, Optional[np.ndarray], Optional[InputError]]
 
 # A batch holds at most this many input columns at 4-byte activations: 4 lines at the minimum width 320,
 # 2 at 640, 1 from 1280 on; twice as many where the backend computes in 2 bytes (bf16/f16). Past it
@@ -35,16 +36,19 @@ _Read = Tuple[Item, Optional[np.ndarray], Optional[InputError]]  # a line read, 
 # 178 MB (onnxruntime), 217 -> 243 MB and +5% lines/s for OpenVINO bf16 at 2560 columns.
 MAX_BATCH_COLUMNS = 1280
 
-# predict reads this many lines ahead (batch_size x 8 when more, at most MAX_WINDOW_LINES), or fewer once
-# they hold WINDOW_BYTES of decoded pixels, and runs each padded width's batches back to back. OpenVINO's CPU
-# plugin rebuilds its kernels whenever the input shape changes (12-18 ms for PP-OCRv4_mobile_rec on 2 cores;
-# keeping them costs 6-18 MB per shape, see runtimes.openvino_backend), so on lines of many widths the
-# shape changes per line set lines/s. Rendered Chinese lines (benchmarks/zh_domain.py, val, 1000 lines of
-# 83 kB decoded), OpenVINO bf16 lines/s by window: 64 lines -> 105, 200 -> 156, 512 -> 189-215 (the
-# backend alone); in edge-sdk bench, 16 MB (~200 lines) -> 161 lines/s at 268 MB peak RSS, 32 MB -> 171
-# at 304 MB. IC15 val's small crops fill WINDOW_LINES in 6 MB.
+# predict (batch_size > 1) plans up to PLAN_LINES lines at a time: it reads their sizes from the file
+# headers, without decoding, and runs them in order of padded width, each width's batches back to back,
+# in chunks of at most WINDOW_LINES lines or WINDOW_BYTES of decoded pixels; the results come out in input
+# order. OpenVINO's CPU plugin rebuilds its kernels whenever the input shape changes (12-18 ms for
+# PP-OCRv4_mobile_rec on 2 cores; keeping them costs 6-18 MB per shape, see runtimes.openvino_backend), so
+# on lines of many widths the shape changes per line set lines/s. Rendered Chinese lines
+# (benchmarks/zh_domain.py, val, 1000 lines in 17 padded widths), OpenVINO bf16 through predict, best of
+# 2: decoded windows of 16 MB (~200 lines) run in their own width order, 148-158 lines/s; the same lines
+# in width order, 207-221. A plan holds paths, sizes and finished results (a few hundred bytes a line);
+# pixels it holds count against WINDOW_BYTES: arrays passed in, and with keep_images the pixels of
+# results waiting for an earlier line.
+PLAN_LINES = 4096
 WINDOW_LINES = 512
-MAX_WINDOW_LINES = 2048
 WINDOW_BYTES = 16 << 20
 
 
@@ -271,60 +275,90 @@ class TextRecognizer(Predictor):
 
     def _predict(self, items: Iterator[Item], batch_size: int, keep_images: bool, on_error: str,
                  skipped: List["SkippedInput"]) -> Iterator[TextRecResult]:
-        # Read a window of lines at a time so that batches fill with lines of equal padded width and
-        # each width's batches run back to back, while memory stays bounded (WINDOW_LINES lines or
-        # WINDOW_BYTES of decoded pixels) and results still come out in input order. One thread of this
-        # call reads and decodes the next window while the backend runs this one (never more than one
-        # window ahead): IC15 val at batch 8 on 2 cores, best of 4 passes, onnxruntime 128 -> 145 lines/s,
-        # OpenVINO the same within 3% (its FP32 and bf16 kernels keep both cores busy).
-        lines = min(max(batch_size * 8, WINDOW_LINES), MAX_WINDOW_LINES) if batch_size > 1 else 1
-
-        def read_window() -> List[_Read]:
-            out: List[_Read] = []
-            held = 0
-            for item in items:
-                try:
-                    img = item.load()
-                    check_line_length(img, self.model.preprocess, shown(item.input_path or item.name))
-                    out.append((item, img, None))
-                    held += img.nbytes
-                except InputError as exc:
-                    out.append((item, None, exc))
-                if len(out) >= lines or held >= WINDOW_BYTES:
-                    break
-            return out
-
+        # One thread of this call plans and decodes the next chunk while the backend runs this one (never
+        # more than one chunk ahead): IC15 val at batch 8 on 2 cores, best of 4 passes, onnxruntime
+        # 128 -> 145 lines/s, OpenVINO the same within 3% (its FP32 and bf16 kernels keep both cores busy).
+        chunks = self._planned_chunks(items, batch_size, keep_images, on_error)
+        done: Dict[int, Union[TextRecResult, Tuple[Item, InputError]]] = {}
+        at = 0  # the next input to yield
         with ThreadPoolExecutor(1, thread_name_prefix="edge-sdk-read") as reader:
-            ahead: "Future[List[_Read]]" = reader.submit(read_window)
+            ahead: "Future[Optional[List[_Planned]]]" = reader.submit(next, chunks, None)
             try:
                 while True:
                     chunk = ahead.result()
-                    if not chunk:
-                        return
-                    ahead = reader.submit(read_window)
-                    loaded: List[Tuple[Item, np.ndarray]] = []
-                    for item, img, exc in chunk:
-                        if exc is None:
-                            loaded.append((item, img))  # type: ignore[arg-type]
+                    if chunk is None:
+                        break
+                    ahead = reader.submit(next, chunks, None)
+                    loaded = [(n, item, img) for n, item, img, _ in chunk if img is not None]
+                    for n, item, _, exc in chunk:
+                        if exc is not None:
+                            done[n] = (item, exc)
+                    if loaded:
+                        texts = self.recognize([img for _, _, img in loaded], batch_size)
+                        for (n, item, img), (text, score) in zip(loaded, texts):
+                            done[n] = TextRecResult(item.input_path, text, score,
+                                                    input_img=img if keep_images else None, name=item.name)
+                            item.image = None  # the pixels go with the result (or with the chunk)
+                    while at in done:
+                        result = done.pop(at)
+                        at += 1
+                        if isinstance(result, TextRecResult):
+                            yield result
                             continue
-                        if on_error == "stop":  # the lines before it are recognized and yielded first
-                            yield from self._results(loaded, batch_size, keep_images)
+                        item, exc = result
+                        if on_error == "stop":  # every line before it has been yielded
                             raise exc
                         log.warning("skipped %s: %s", shown(item.input_path or item.name), exc)
                         skipped.append(SkippedInput(item.input_path, str(exc)))
-                    yield from self._results(loaded, batch_size, keep_images)
-            finally:  # stopped early or done: the window read ahead is dropped, its pixels with it
+                assert not done, "a planned line was never run"
+            finally:  # stopped early or done: the chunk read ahead is dropped, its pixels with it
                 ahead.cancel()
 
-    def _results(self, loaded: List[Tuple[Item, np.ndarray]], batch_size: int,
-                 keep_images: bool) -> Iterator[TextRecResult]:
-        if not loaded:
-            return
-        images = [img for _, img in loaded]
-        for (item, img), (text, score) in zip(loaded, self.recognize(images, batch_size)):
-            yield TextRecResult(item.input_path, text, score, input_img=img if keep_images else None, name=item.name)
-        for item, _ in loaded:  # the window's pixels go with its results, not with the item list
-            item.image = None
+    def _planned_chunks(self, items: Iterator[Item], batch_size: int, keep_images: bool,
+                        on_error: str) -> Iterator[List["_Planned"]]:
+        """Chunks of ``(input number, item, pixels or None, error or None)`` to run, in plans of up to
+        PLAN_LINES inputs ordered by padded width (one input at a time at batch size 1). Runs in the
+        reader thread: reading headers and decoding overlap the backend's runs."""
+        pp = self.model.preprocess
+        plan_lines = PLAN_LINES if batch_size > 1 else 1
+        n = 0
+        while True:
+            plan: List[Tuple[int, int, Item]] = []  # (padded width or -1 when unknown, input number, item)
+            held = 0
+            last = False
+            for item in items:
+                size = item.size_hint()
+                plan.append((padded_width(size[0], size[1], pp) if size else -1, n, item))
+                n += 1
+                if item.image is not None:
+                    held += item.image.nbytes
+                elif keep_images and size:
+                    held += size[0] * size[1] * 3
+                if item.error is not None and on_error == "stop":
+                    last = True  # nothing after it will be yielded
+                    break
+                if len(plan) >= plan_lines or held >= WINDOW_BYTES:
+                    break
+            if not plan:
+                return
+            plan.sort(key=lambda entry: entry[:2])  # by width, then input order; unknown sizes first
+            chunk: List[_Planned] = []
+            chunk_bytes = 0
+            for _, i, item in plan:
+                try:
+                    img = item.load()
+                    check_line_length(img, pp, shown(item.input_path or item.name))
+                    chunk.append((i, item, img, None))
+                    chunk_bytes += img.nbytes
+                except InputError as exc:
+                    chunk.append((i, item, None, exc))
+                if len(chunk) >= WINDOW_LINES or chunk_bytes >= WINDOW_BYTES:
+                    yield chunk
+                    chunk, chunk_bytes = [], 0
+            if chunk:
+                yield chunk
+            if last:
+                return
 
     def __call__(self, inputs: InputLike, batch_size: int = 1, **kwargs: Any) -> "Prediction":
         return self.predict(inputs, batch_size=batch_size, **kwargs)
