@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import BinaryIO, Iterator, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -61,7 +61,8 @@ def file_size_hint(path: Union[str, Path]) -> Optional[Tuple[int, int]]:
     """(height, width) of an image file from its header, without decoding it; None when it cannot tell.
 
     A hint for planning only (``predict`` orders lines by width with it): ``read_image`` still decides
-    what the file is. Regular files only (opening a FIFO would block); what PIL cannot read gives None.
+    what the file is. Regular files only (opening a FIFO would block). PNG, JPEG and BMP headers are
+    parsed here (a few small reads: ~10 us a file, against ~80 us through PIL); other formats go to PIL.
     """
     import os
     import stat
@@ -72,13 +73,44 @@ def file_size_hint(path: Union[str, Path]) -> Optional[Tuple[int, int]]:
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning: read_image's own cap decides
-            with open(path, "rb") as f, Image.open(f) as im:  # reads the header only
-                w, h = int(im.size[0]), int(im.size[1])
+        with open(path, "rb") as f:
+            size = _parsed_size(f)
+            if size is None:
+                f.seek(0)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # DecompressionBombWarning: read_image's own cap decides
+                    with Image.open(f) as im:  # reads the header only
+                        size = int(im.size[1]), int(im.size[0])
     except Exception:
         return None
-    return (h, w) if h > 0 and w > 0 else None
+    return size if size[0] > 0 and size[1] > 0 else None
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _parsed_size(f: BinaryIO) -> Optional[Tuple[int, int]]:
+    """(height, width) from a PNG, JPEG or BMP header; None for other formats or anything unexpected."""
+    head = f.read(26)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+    if head[:2] == b"BM" and len(head) >= 26:
+        return abs(int.from_bytes(head[22:26], "little", signed=True)), int.from_bytes(head[18:22], "little", signed=True)
+    if head[:2] != b"\xff\xd8":
+        return None
+    f.seek(2)
+    for _ in range(64):  # markers before the frame header: APPn, DQT, DHT, COM ...
+        marker = f.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return None
+        length = int.from_bytes(marker[2:4], "big")
+        if marker[1] in _JPEG_SOF:
+            frame = f.read(5)
+            return (int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")) if len(frame) == 5 else None
+        if length < 2:
+            return None
+        f.seek(length - 2, 1)
+    return None
 
 
 def _imdecode(data: np.ndarray) -> Optional[np.ndarray]:

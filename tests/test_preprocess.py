@@ -97,3 +97,34 @@ def test_read_image_unicode_path_and_16bit(tmp_path: Path) -> None:
     cv2.imencode(".png", np.full((8, 16), 40000, np.uint16))[1].tofile(str(p))
     img = read_image(p)
     assert img.dtype == np.uint8 and img.shape == (8, 16, 3) and int(img[0, 0, 0]) == 40000 >> 8
+
+
+@pytest.mark.parametrize("suffix, params", [
+    (".png", []), (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+    (".bmp", []), (".tif", []), (".webp", []),
+])
+def test_file_size_hint_is_the_decoded_size(tmp_path: Path, suffix: str, params: list) -> None:
+    """predict plans by these header sizes: they must be what read_image decodes (h, w)."""
+    from edge_sdk.images import file_size_hint
+
+    img = np.random.default_rng(0).integers(0, 255, (37, 211, 3), dtype=np.uint8)
+    path = tmp_path / f"line{suffix}"
+    assert cv2.imwrite(str(path), img, params)
+    assert file_size_hint(path) == read_image(path).shape[:2] == (37, 211)
+
+
+def test_file_size_hint_jpeg_exif_rotation_and_unknowns(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from edge_sdk.images import file_size_hint
+
+    path = tmp_path / "rotated.jpg"  # EXIF orientation 6 (rotate 90): the decoder keeps the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (120, 30), "white").save(path, exif=exif.tobytes())
+    assert file_size_hint(path) == read_image(path).shape[:2] == (30, 120)
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    for name in ("corrupt.png", "empty.jpg", "missing.png"):
+        assert file_size_hint(tmp_path / name) is None
+    assert file_size_hint(tmp_path) is None  # a directory
