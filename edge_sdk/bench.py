@@ -44,6 +44,7 @@ class Case:
     artifact_precision: str = "fp32"
     size_mb: Optional[float] = None
     model_file: str = ""
+    streams: int = 1  # OpenVINO inference streams (BackendOptions.streams)
     stages: Dict[str, Optional[str]] = field(default_factory=dict)  # pipeline cases: det, cls, rec models
     result: Dict[str, Any] = field(default_factory=dict)
 
@@ -51,7 +52,7 @@ class Case:
              threads: int, repeat: int = 1) -> Dict[str, Any]:
         return {"kind": self.kind, "model": self.model, "backend": self.backend, "precision": self.precision,
                 "data": str(data), "limit": limit, "widths": list(widths), "runs": runs, "batch_size": batch_size,
-                "threads": threads, "repeat": repeat, **self.stages}
+                "threads": threads, "repeat": repeat, "streams": self.streams, **self.stages}
 
 
 def _size_mb(md: ModelDir) -> float:
@@ -61,9 +62,9 @@ def _size_mb(md: ModelDir) -> float:
 
 def plan_cases(models: Dict[str, ModelDir], profile: DeviceProfile, *, backends: Optional[Iterable[str]] = None,
                precisions: Optional[Iterable[str]] = None, references: Iterable[str] = REFERENCES,
-               lite_python: Optional[str] = None) -> List[Case]:
+               lite_python: Optional[str] = None, streams: Sequence[int] = (1,)) -> List[Case]:
     """The cases to run: each model (name -> resolved dir) on each installed backend that reads it, at each
-    compute precision."""
+    compute precision, and on OpenVINO with each of ``streams``."""
     keep_backends = set(backends) if backends else None
     keep_precisions = set(precisions) if precisions else None
     cases: List[Case] = []
@@ -83,9 +84,11 @@ def plan_cases(models: Dict[str, ModelDir], profile: DeviceProfile, *, backends:
             for precision in ["f32", *(reduced_precisions(profile) if backend == "openvino" else [])]:
                 if keep_precisions and precision not in keep_precisions:
                     continue
-                label = f"{Path(name).name} {backend}" + (f" {precision}" if precision != "f32" else "")
-                cases.append(Case(label, "sdk", str(md.path), backend, precision, python,
-                                  artifact_precision=tag, size_mb=_size_mb(md), model_file=str(md.model_file)))
+                for n in (streams if backend == "openvino" else (1,)):
+                    label = (f"{Path(name).name} {backend}" + (f" {precision}" if precision != "f32" else "")
+                             + (f" x{n} streams" if n != 1 else ""))
+                    cases.append(Case(label, "sdk", str(md.path), backend, precision, python, artifact_precision=tag,
+                                      size_mb=_size_mb(md), model_file=str(md.model_file), streams=n))
     refs = list(references)
     if "paddle" in refs and source_name and "paddle" in profile.backends:
         src = resolve(source_name)
@@ -216,7 +219,8 @@ def fp32_counterpart(case: Case, cases: Sequence[Case]) -> Optional[Case]:
     if case.artifact_precision == "fp32" or "lines_per_s" not in case.result:
         return None
     same = [c for c in cases if c is not case and not c.reference and c.artifact_precision == "fp32"
-            and c.backend == case.backend and c.precision == case.precision and "lines_per_s" in c.result]
+            and c.backend == case.backend and c.precision == case.precision and c.streams == case.streams
+            and "lines_per_s" in c.result]
     suffix = Path(case.model_file).suffix
     return next((c for c in same if Path(c.model_file).suffix == suffix), same[0] if same else None)
 

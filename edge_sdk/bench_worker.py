@@ -63,7 +63,7 @@ def sdk_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any]
     from edge_sdk import create_model
 
     rec = create_model(case["model"], backend=case["backend"], threads=case["threads"], device=case.get("device", "auto"),
-                       precision=case["precision"], cache_dir=None)
+                       precision=case["precision"], cache_dir=None, streams=case.get("streams", 1))
     info = rec.describe()
 
     def run_one(img: Any) -> Any:

@@ -19,6 +19,7 @@ import runtimes
 from .errors import EdgeSDKError
 from .limits import shown
 from .model_dir import TASK_NAMES
+from .options import MAX_STREAMS
 from .zoo import DEFAULT_CLS_MODEL, DEFAULT_DET_MODEL, DEFAULT_MODEL
 
 # Kept in step with converters.TARGETS by tests/test_cli.py; the CLI must not import converters
@@ -280,12 +281,15 @@ def devices(models: Tuple[str, ...], precision: str, max_acc_loss: float, autotu
 @click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
               help="Run on Ray Data: a bare --ray (put it last) starts a local Ray, --ray ADDRESS joins a cluster "
                    "(pip install 'edge-sdk[ray]'). Same texts as without it.")
+@click.option("--streams", type=click.IntRange(1, MAX_STREAMS), default=1, show_default=True,
+              help="OpenVINO inference streams: batches run side by side, threads split between them (2 on 2 cores: "
+                   "more lines/s over many lines, each batch slower alone).")
 @click.option("--actors", type=click.IntRange(min=1), help="--ray: model actors [default: Ray's CPUs / --threads].")
 @_friendly_errors
 def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, threads: int, device: str,
             precision: str, max_acc_loss: float, cache_dir: Optional[Path], no_cache: bool,
             dict_path: Optional[Path], save_dir: Optional[Path], as_json: bool, on_error: str,
-            allow_outside_paths: bool, max_pixels: Optional[int], ray_address: Optional[str],
+            allow_outside_paths: bool, max_pixels: Optional[int], streams: int, ray_address: Optional[str],
             actors: Optional[int]) -> None:
     """Recognize the text in INPUTS (images, folders, label files) with MODEL (zoo name or path).
 
@@ -295,6 +299,8 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
 
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise click.BadParameter(f"{shown(save_dir)} exists and is not a directory.", param_hint="--save-dir")
+    if ray_address is not None and streams != 1:
+        raise click.UsageError("--streams splits one process's threads; with --ray, set --actors and --threads.")
     if ray_address is not None:
         _predict_on_ray(model, inputs, ray_address, actors, threads, batch_size, as_json, save_dir, on_error,
                         allow_outside_paths, max_pixels, backend=backend, device=device, precision=precision,
@@ -302,7 +308,7 @@ def predict(model: str, inputs: Tuple[str, ...], backend: str, batch_size: int, 
         return
     rec = create_model(model, backend=backend, threads=threads, device=device, dict_path=dict_path,
                        precision=precision, cache_dir=None if no_cache else (cache_dir or "auto"),
-                       max_acc_loss=max_acc_loss)
+                       max_acc_loss=max_acc_loss, streams=streams)
     if rec.precision_choice:
         click.echo(f"precision {rec.precision_choice}", err=True)
     if rec.model.task != "rec":
@@ -506,20 +512,26 @@ def serve(rec: str, det: Optional[str], cls_model: str, no_orientation: bool, ho
 @click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
               help="Run on Ray Data: a bare --ray (put it last) starts a local Ray, --ray ADDRESS joins a cluster "
                    "(pip install 'edge-sdk[ray]'). Same texts as without it.")
+@click.option("--streams", type=click.IntRange(1, MAX_STREAMS), default=1, show_default=True,
+              help="OpenVINO inference streams: batches run side by side, threads split between them (2 on 2 cores: "
+                   "more lines/s over many lines, each batch slower alone).")
 @click.option("--actors", type=click.IntRange(min=1), help="--ray: model actors [default: Ray's CPUs / --threads].")
 @_friendly_errors
 def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: int, precision: str,
              max_acc_loss: float, limit: Optional[int], output: Path, on_error: str, allow_outside_paths: bool,
-             ray_address: Optional[str], actors: Optional[int]) -> None:
+             streams: int, ray_address: Optional[str], actors: Optional[int]) -> None:
     """Score MODEL on DATASET (a PaddleX rec dataset dir or a label file) as PaddleX does.
 
     Example: edge-sdk eval out/rec-onnx ../shared/datasets/ocr_rec_dataset_examples
     """
     from .evaluation import evaluate
 
+    if ray_address is not None and streams != 1:
+        raise click.UsageError("--streams splits one process's threads; with --ray, set --actors and --threads.")
+    more = {"streams": streams} if streams != 1 else {}
     report = evaluate(model, dataset, batch_size=batch_size, limit=limit, backend=backend, threads=threads,
                       precision=precision, on_error=on_error, allow_outside_paths=allow_outside_paths,
-                      max_acc_loss=max_acc_loss, ray_address=ray_address, actors=actors)
+                      max_acc_loss=max_acc_loss, ray_address=ray_address, actors=actors, **more)
     click.echo(report.summary())
     click.echo(f"wrote {report.write(output)}")
 
@@ -574,6 +586,8 @@ def check_precision(model: str, data: Tuple[Path, ...], backend: str, batch_size
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
 @click.option("--backends", help="Only these backends (comma-separated).")
 @click.option("--precisions", help="Only these compute precisions (comma-separated: f32,bf16,f16).")
+@click.option("--streams", "stream_counts", default="1", show_default=True,
+              help="OpenVINO cases run with each of these inference stream counts (comma-separated, e.g. 1,2).")
 @click.option("--reference", "references", default="rapidocr,paddle", show_default=True,
               help="References timed in the same run: rapidocr, paddle, or none.")
 @click.option("--lite-python", type=click.Path(exists=True, dir_okay=False),
@@ -584,8 +598,8 @@ def check_precision(model: str, data: Tuple[Path, ...], backend: str, batch_size
 @_friendly_errors
 def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str], det: str, cls_model: str,
           rec: str, limit: Optional[int], widths: str, runs: int, repeat: int, batch_size: int, threads: int,
-          backends: Optional[str], precisions: Optional[str], references: str, lite_python: Optional[str],
-          max_acc_loss: float, json_path: Optional[Path]) -> None:
+          backends: Optional[str], precisions: Optional[str], stream_counts: str, references: str,
+          lite_python: Optional[str], max_acc_loss: float, json_path: Optional[Path]) -> None:
     """Benchmark MODELS on every installed backend and precision, each case in its own process; or, with
     --pipeline OCR, whole-image OCR against RapidOCR's pipeline.
 
@@ -601,6 +615,13 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
         width_list = [int(w) for w in widths.split(",") if w.strip()]
     except ValueError:
         raise click.BadParameter(f"{widths!r} is not a comma-separated list of widths.", param_hint="--widths") from None
+    try:
+        streams = sorted({int(n) for n in stream_counts.split(",") if n.strip()})
+    except ValueError:
+        streams = []
+    if not streams or streams[0] < 1 or streams[-1] > MAX_STREAMS:
+        raise click.BadParameter(f"{stream_counts!r} is not a comma-separated list of stream counts (1 to "
+                                 f"{MAX_STREAMS}).", param_hint="--streams")
     refs = [] if references.strip().lower() == "none" else [r.strip() for r in references.split(",") if r.strip()]
     unknown = [r for r in refs if r not in b.REFERENCES]
     if unknown:
@@ -640,7 +661,7 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
             raise click.UsageError(f"{name} is a text {TASK_NAMES[md.task]} model; bench MODELS are recognition "
                                    "models (whole-image OCR: --pipeline OCR --det ... --rec ...).")
     cases = b.plan_cases(dirs, profile, backends=split(backends), precisions=split(precisions), references=refs,
-                         lite_python=lite_python)
+                         lite_python=lite_python, streams=streams)
     if not cases:
         raise click.ClickException("no installed backend can run these models; see `edge-sdk devices MODEL`.")
     notes = b.missing_references(refs, profile)
@@ -683,7 +704,8 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
             "fastest_within_max_acc_loss": within.label if within else None,
             "baseline": base.label if base else None,
             "cases": [{"label": c.label, "kind": c.kind, "model": c.model, "backend": c.backend, "precision": c.precision,
-                       "artifact_precision": c.artifact_precision, "size_mb": c.size_mb, "reference": c.reference,
+                       "artifact_precision": c.artifact_precision, "streams": c.streams, "size_mb": c.size_mb,
+                       "reference": c.reference,
                        "speedup_over_fp32": b.speedup_over_fp32(c, cases), **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
         click.echo(f"wrote {json_path}")
     failed = [c.label for c in cases if "error" in c.result]

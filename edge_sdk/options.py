@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 
 from .errors import OptionError
 
+MAX_STREAMS = 64  # inference streams: each needs a thread, so past the cores they are clamped anyway
 MAX_BATCH_SIZE = 256  # 256 lines of 3200 columns is a 470 MB input tensor: past that, memory, not speed, grows
 ON_ERROR = ("stop", "skip")
 

@@ -92,7 +92,7 @@ def backend_class(name: str) -> Type[Session]:
 
 def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str = "cpu", precision: str = "f32",
                  cache_dir: Optional[str] = None, extra: Optional[dict] = None, optimize_graph: bool = True,
-                 input_shape: Tuple[int, int, int, int] = (-1, 3, 48, -1)) -> Session:
+                 input_shape: Tuple[int, int, int, int] = (-1, 3, 48, -1), streams: int = 1) -> Session:
     """Load ``model_file`` with backend ``name``.
 
     Example:
@@ -104,7 +104,8 @@ def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str =
             f"the {name} backend cannot load {Path(model_file).name}; it reads {', '.join(cls.formats)} files."
         )
     options = BackendOptions(threads=threads, device=device, precision=precision, cache_dir=cache_dir,
-                             optimize_graph=optimize_graph, extra=dict(extra or {}), input_shape=tuple(input_shape))
+                             optimize_graph=optimize_graph, extra=dict(extra or {}), input_shape=tuple(input_shape),
+                             streams=streams)
     return cls(Path(model_file), options)
 
 

@@ -19,9 +19,11 @@ import os
 import queue
 import re
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Set, Tuple, TypeVar
+from typing import Any, Callable, Deque, Dict, Generic, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar
 
 import numpy as np
 
@@ -81,6 +83,10 @@ class BackendOptions:
     # False: run the graph op by op as written, without the fusions that reorder float math. Conversion
     # checks use it to measure the converter alone; backends without the switch ignore it.
     optimize_graph: bool = True
+    # Inference streams: batches run side by side, the threads split between them (OpenVINO's CPU streams;
+    # backends without them run one batch at a time). 1 (default) gives one batch all threads: the
+    # lowest latency per call; more streams give more lines/s over many batches (``Session.run_many``).
+    streams: int = 1
     extra: Dict[str, Any] = field(default_factory=dict)
     # The model input, -1 where a dimension is dynamic: text lines [N, 3, 48, W] (the default), whole
     # images for detection [N, 3, H, W], orientation crops [N, 3, 48, 192]. Backends that must fix a shape
@@ -190,6 +196,8 @@ class Session(abc.ABC):
     concurrency: str = "native"
     #: Bytes per activation value the backend computes with (2 at bf16/f16): what a batch's memory scales by
     activation_bytes: int = 4
+    #: Batches ``run_many`` keeps running at once (``BackendOptions.streams`` where the backend has streams)
+    streams: int = 1
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         self.model_file = Path(model_file)
@@ -199,12 +207,34 @@ class Session(abc.ABC):
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch: float32[N, 3, H, W] -> float32[N, T, C] (probabilities)."""
 
+    def run_many(self, batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """``run`` of each batch, in order. With several streams, that many batches run at once (each
+        ``run`` on its own infer request) and one more waits, so a stream never idles while the caller
+        builds the next batch or decodes the last; each output is what ``run`` alone gives."""
+        if self.streams <= 1:
+            for batch in batches:
+                yield self.run(batch)
+            return
+        pending: Deque["Future[np.ndarray]"] = deque()
+        with ThreadPoolExecutor(self.streams, thread_name_prefix=f"edge-sdk-{self.name}") as pool:
+            try:
+                for batch in batches:
+                    pending.append(pool.submit(self.run, batch))
+                    if len(pending) > self.streams:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:  # stopped early or failed: nothing more starts; what runs finishes before the pool closes
+                for future in pending:
+                    future.cancel()
+
     def describe(self) -> Dict[str, Any]:
         """What this session is, for logs, manifests and benchmark tables."""
         return {
             "backend": self.name,
             "device": self.options.device,
             "threads": self.options.resolved_threads(),
+            "streams": self.streams,
             "precision": self.options.precision,
             "model_file": str(self.model_file),
             "concurrency": self.concurrency,

@@ -115,3 +115,32 @@ def test_pipeline_mode_times_whole_images_beside_rapidocr(tmp_path: Path) -> Non
     assert "x RapidOCR" in res.output
     bad = CliRunner().invoke(main, ["bench", "--pipeline", "OCR"])
     assert bad.exit_code == 2 and "--pipeline needs --data" in bad.output
+
+
+@pytest.mark.skipif("openvino" not in this_device().backends, reason="OpenVINO is the backend with streams")
+def test_bench_streams_adds_openvino_cases(onnx_artifact: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(main, ["bench", str(onnx_artifact), "--data", str(SAMPLES_DIR / "labels.txt"),
+                                    "--backends", "openvino,onnxruntime", "--precisions", "f32", "--streams", "1,2",
+                                    "--reference", "none", "--widths", "320", "--runs", "3", "--repeat", "1",
+                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    cases = {c["label"]: c for c in json.loads(out.read_text())["cases"]}
+    assert set(cases) == {"rec-onnx onnxruntime", "rec-onnx openvino", "rec-onnx openvino x2 streams"}
+    assert all(c["acc"] == 1.0 for c in cases.values())
+    assert [c["streams"] for c in cases.values()] == [1, 1, 2]
+    assert "rec-onnx openvino x2 streams" in res.output
+    res = CliRunner().invoke(main, ["bench", str(onnx_artifact), "--streams", "0,2"])
+    assert res.exit_code == 2 and "not a comma-separated list of stream counts" in res.output
+
+
+def test_an_int8_case_with_streams_is_compared_with_fp32_on_as_many_streams() -> None:
+    from edge_sdk import bench as b
+
+    def case(label: str, art: str, streams: int, lps: float) -> b.Case:
+        return b.Case(label, "sdk", label, "openvino", "f32", artifact_precision=art, streams=streams,
+                      model_file=f"{art}/inference.xml", result={"lines_per_s": lps})
+
+    fp32_1, fp32_2, int8_2 = case("a", "fp32", 1, 100.0), case("b", "fp32", 2, 110.0), case("c", "int8", 2, 220.0)
+    assert b.fp32_counterpart(int8_2, [fp32_1, fp32_2, int8_2]) is fp32_2
+    assert b.fp32_counterpart(int8_2, [fp32_1, int8_2]) is None

@@ -122,3 +122,20 @@ def test_cli_targets_match_the_converter_table() -> None:
 def test_unknown_backend_is_a_usage_error(onnx_artifact: Path) -> None:
     proc = cli("predict", str(onnx_artifact), str(SAMPLES_DIR), "--backend", "tensorrt-llm")
     assert proc.returncode == 2 and "Invalid value for '--backend'" in proc.stderr
+
+
+def test_predict_and_eval_with_streams(onnx_artifact: Path, tmp_path: Path) -> None:
+    """--streams 2 (OpenVINO): the same lines, in the same order, as one stream; not with --ray."""
+    args = ("predict", str(onnx_artifact), str(SAMPLES_DIR), "--backend", "openvino", "--batch-size", "4")
+    one, two = cli(*args), cli(*args, "--streams", "2")
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    strip = lambda out: [line.split("\t")[:2] for line in out.splitlines()]  # noqa: E731  (scores may differ by 1e-6)
+    assert strip(two.stdout) == strip(one.stdout) and len(strip(one.stdout)) == 8
+    proc = cli("eval", str(onnx_artifact), str(SAMPLES_DIR / "labels.txt"), "--backend", "openvino", "--streams", "2",
+               "--output", str(tmp_path / "eval"))
+    import re
+
+    assert proc.returncode == 0 and re.search(r"\bacc +100\.00%", proc.stdout), proc.stdout + proc.stderr
+    proc = cli(*args, "--streams", "2", "--ray")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "Error: --streams splits one process's threads; with --ray, set --actors and --threads." in proc.stderr

@@ -71,19 +71,21 @@ def _run_threads(n: int, work: Any) -> List[BaseException]:
 
 
 CASES = [
-    pytest.param("onnxruntime", 0, id="onnxruntime"),
-    pytest.param("openvino", 0, id="openvino"),
-    pytest.param("paddle", 0, id="paddle"),
-    pytest.param("paddle", 1, id="paddle-threads1-clones"),  # cores // 1 predictors: the clones run too
-    pytest.param("paddlelite", 0, id="paddlelite", marks=pytest.mark.paddlelite),
+    pytest.param("onnxruntime", 0, 1, id="onnxruntime"),
+    pytest.param("openvino", 0, 1, id="openvino"),
+    pytest.param("openvino", 0, 2, id="openvino-2streams"),  # each call's batches run side by side as well
+    pytest.param("paddle", 0, 1, id="paddle"),
+    pytest.param("paddle", 1, 1, id="paddle-threads1-clones"),  # cores // 1 predictors: the clones run too
+    pytest.param("paddlelite", 0, 1, id="paddlelite", marks=pytest.mark.paddlelite),
 ]
 
 
 @pytest.mark.parametrize("batch_size", [1, 8])
-@pytest.mark.parametrize("backend,threads", CASES)
-def test_one_recognizer_shared_by_8_threads(backend: str, threads: int, batch_size: int,
+@pytest.mark.parametrize("backend,threads,streams", CASES)
+def test_one_recognizer_shared_by_8_threads(backend: str, threads: int, streams: int, batch_size: int,
                                             request: pytest.FixtureRequest, ic15_val_samples: list) -> None:
-    rec = create_model(str(_model_path(backend, request)), backend=backend, threads=threads, cache_dir=None)
+    rec = create_model(str(_model_path(backend, request)), backend=backend, threads=threads, cache_dir=None,
+                       streams=streams)
     assert rec.backend == backend and rec.session.concurrency in ("native", "pool", "lock")
     n = _lines(12 if backend == "paddlelite" else 40)
     paths = [str(s.path) for s in ic15_val_samples[:n]]

@@ -166,3 +166,54 @@ def test_a_session_on_fewer_threads_than_cores_does_not_pin_them(ov_artifact: Pa
     assert pinning(1, None) is False
     assert pinning(1, tmp_path) is False and pinning(1, tmp_path) is False  # compiled, then from the cache
     assert pinning(0, None) is True  # every core: this process owns the machine, pinning is OpenVINO's default
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores: 2 streams of 1 thread each")
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_two_streams_give_the_one_stream_results(ov_artifact: Path, ic15_val: Path, precision: str) -> None:
+    """Batches run side by side on 2 streams (run_many): each line's text and score are what one stream
+    with every thread gives, in input order."""
+    if precision == "bf16" and "BF16" not in CPU_CAPS:
+        pytest.skip("this CPU has no bf16")
+    one = create_model(str(ov_artifact), backend="openvino", precision=precision, cache_dir=None)
+    two = create_model(str(ov_artifact), backend="openvino", precision=precision, cache_dir=None, streams=2)
+    assert one.session.streams == 1 and one.describe()["streams"] == 1
+    assert two.session.streams == 2 and two.describe()["streams"] == 2
+    assert int(two.session._compiled.get_property("NUM_STREAMS")) == 2
+    lines = [str(ic15_val.parent / ln.split("\t")[0]) for ln in ic15_val.read_text(encoding="utf-8").splitlines()[:300]]
+    want = list(one.predict(lines, batch_size=8, keep_images=False))
+    got = list(two.predict(lines, batch_size=8, keep_images=False))
+    assert [r.input_path for r in got] == lines
+    assert [r.rec_text for r in got] == [r.rec_text for r in want]
+    assert np.allclose([r.rec_score for r in got], [r.rec_score for r in want], atol=1e-5)
+
+
+def test_run_many_keeps_order_and_stops_early(ov_artifact: Path) -> None:
+    session = runtimes.load_backend("openvino", ov_artifact / "inference.xml", streams=2, threads=0)
+    assert session.streams == min(2, runtimes.default_threads())
+    rng = np.random.default_rng(0)
+    batches = [rng.random((n, 3, 48, w), dtype=np.float32) for n, w in ((2, 320), (1, 640), (3, 320), (1, 960))]
+    outs = list(session.run_many(iter(batches)))
+    assert [o.shape[:2] for o in outs] == [(b.shape[0], b.shape[3] // 8) for b in batches]
+    for batch, out in zip(batches, outs):
+        assert np.allclose(out, session.run(batch), atol=1e-5)
+    made = []
+
+    def counted():
+        for b in batches * 10:
+            made.append(1)
+            yield b
+
+    run = session.run_many(counted())
+    next(run)
+    run.close()  # the consumer stopped: at most streams + 1 batches were ever started
+    assert len(made) <= session.streams + 2
+
+
+def test_streams_option_is_checked(ov_artifact: Path) -> None:
+    from edge_sdk.errors import OptionError
+
+    with pytest.raises(OptionError, match="streams"):
+        create_model(str(ov_artifact), backend="openvino", streams=0)
+    with pytest.raises(OptionError, match="applies to text recognition models"):
+        create_model("PP-OCRv4_mobile_det", streams=2)

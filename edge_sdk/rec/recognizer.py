@@ -148,8 +148,8 @@ class TextRecognizer(Predictor):
 
     def __init__(self, model: ModelDir, backend: str = "auto", threads: int = 0, device: str = "auto",
                  precision: str = "f32", cache_dir: Optional[Union[str, Path]] = "auto",
-                 optimize_graph: bool = True, max_acc_loss: float = DEFAULT_MAX_ACC_LOSS) -> None:
-        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph, max_acc_loss)
+                 optimize_graph: bool = True, max_acc_loss: float = DEFAULT_MAX_ACC_LOSS, streams: int = 1) -> None:
+        super().__init__(model, backend, threads, device, precision, cache_dir, optimize_graph, max_acc_loss, streams)
         self.num_classes = self._probe_classes()
         model.charset.check_fits(self.num_classes, model.dict_source)
 
@@ -218,7 +218,8 @@ class TextRecognizer(Predictor):
         A batch only holds images of one padded width, so an image's result never depends on its
         batch mates; it holds at most ``batch_size`` images and ``MAX_BATCH_COLUMNS`` columns at
         4-byte activations, twice that at 2-byte ones (one image when it is wider). Each batch's
-        input is built just before its run, so only one batch of float input exists at a time.
+        input is built just before its run, so only one batch of float input exists at a time (one per
+        stream, and one more, with several streams).
         """
         pp = self.model.preprocess
         by_width: Dict[int, List[int]] = OrderedDict()
@@ -226,13 +227,15 @@ class TextRecognizer(Predictor):
             by_width.setdefault(padded_width(img.shape[0], img.shape[1], pp), []).append(i)
         out: List[Optional[T]] = [None] * len(images)
         columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
+        chunks = []
         for width, idxs in by_width.items():
             step = max(1, min(batch_size, columns // width))
-            for start in range(0, len(idxs), step):
-                chunk = idxs[start:start + step]
-                batch = np.stack([resize_normalize(images[i], pp) for i in chunk])
-                for i, item in zip(chunk, per_batch(self.session.run(batch))):
-                    out[i] = item
+            chunks.extend(idxs[start:start + step] for start in range(0, len(idxs), step))
+        # built as the session asks for them: with several streams, while the others run
+        batches = (np.stack([resize_normalize(images[i], pp) for i in chunk]) for chunk in chunks)
+        for chunk, output in zip(chunks, self.session.run_many(batches)):
+            for i, item in zip(chunk, per_batch(output)):
+                out[i] = item
         return out  # type: ignore[return-value]
 
     # -- the PaddleX-style API -------------------------------------------------------------------
