@@ -199,7 +199,7 @@ def table(cases: Sequence[Case], widths: Sequence[int], auto: Dict[str, str]) ->
             continue
         lat = r.get("latency_ms", {})
         picked = " (auto)" if auto.get(c.model) == f"{r.get('backend')}:{r.get('device')}" and c.precision == "f32" \
-            and not c.reference else ""
+            and c.streams == 1 and not c.reference else ""  # what create_model(model) runs: 1 stream
         prec = c.precision if c.artifact_precision == "fp32" else f"{c.artifact_precision}/{c.precision}"
         ratio = f"{r['lines_per_s'] / base.result['lines_per_s']:.2f}" if base else ""
         vs_fp32 = speedup_over_fp32(c, cases)

@@ -129,7 +129,7 @@ def test_bench_streams_adds_openvino_cases(onnx_artifact: Path, tmp_path: Path) 
     assert set(cases) == {"rec-onnx onnxruntime", "rec-onnx openvino", "rec-onnx openvino x2 streams"}
     assert all(c["acc"] == 1.0 for c in cases.values())
     assert [c["streams"] for c in cases.values()] == [1, 1, 2]
-    assert "rec-onnx openvino x2 streams" in res.output
+    assert "rec-onnx openvino x2 streams " in res.output and "x2 streams (auto)" not in res.output
     res = CliRunner().invoke(main, ["bench", str(onnx_artifact), "--streams", "0,2"])
     assert res.exit_code == 2 and "not a comma-separated list of stream counts" in res.output
 

@@ -245,7 +245,8 @@ class TextRecognizer(Predictor):
 
         Args:
             inputs: an image path, a directory, a PaddleX label file, a list of these, or BGR arrays.
-            batch_size: lines per backend call (1 to 256); results do not depend on it.
+            batch_size: lines per backend call (1 to 256); results do not depend on it. Above 1, lines are
+                run in plans of up to ``PLAN_LINES`` ordered by width (results still in input order).
             keep_images: keep each line's pixels on its result (needed by ``save_to_img``).
             on_error: ``"stop"`` raises ``InputError`` at the first unusable input, after yielding every
                 line before it; ``"skip"`` leaves it out, goes on, and lists it in ``Prediction.skipped``.
