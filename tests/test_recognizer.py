@@ -89,20 +89,26 @@ def test_batch_size_does_not_change_results(onnx_model: TextRecognizer) -> None:
         assert [r.rec_text for r in onnx_model.predict(paths, batch_size=bs)] == base
 
 
+def _recorded_shapes(model: TextRecognizer, monkeypatch: pytest.MonkeyPatch) -> list:
+    """The input shapes ``model``'s session runs from now on, in order."""
+    shapes = []
+    real_run = model.session.run
+
+    def recording_run(batch: np.ndarray) -> np.ndarray:
+        shapes.append(batch.shape)
+        return real_run(batch)
+
+    monkeypatch.setattr(model.session, "run", recording_run)
+    return shapes
+
+
 def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: TextRecognizer,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
 
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
     lines = [img] * 6 + [cv2.resize(img, (40 * img.shape[1] // 10, img.shape[0]))] * 3  # short lines and 4x wider
     want = [onnx_model.recognize([line])[0] for line in lines]
-    shapes = []
-    real_run = onnx_model.session.run
-
-    def recording_run(batch: np.ndarray) -> np.ndarray:
-        shapes.append(batch.shape)
-        return real_run(batch)
-
-    monkeypatch.setattr(onnx_model.session, "run", recording_run)
+    shapes = _recorded_shapes(onnx_model, monkeypatch)
     got = onnx_model.recognize(lines, batch_size=8)
     assert all(n * w <= recognizer.MAX_BATCH_COLUMNS or n == 1 for n, _, _, w in shapes), shapes
     assert sum(n for n, _, _, _ in shapes) == 9 and max(n for n, _, _, _ in shapes) > 1
@@ -163,14 +169,7 @@ def test_predict_runs_each_width_once_and_yields_in_input_order(onnx_model: Text
     which would make OpenVINO rebuild its kernels), and the results still come out in input order."""
     paths = _mixed_width_files(tmp_path, 60)
     want = [onnx_model.recognize([cv2.imread(p)])[0] for p in paths]
-    shapes = []
-    real_run = onnx_model.session.run
-
-    def recording_run(batch: np.ndarray) -> np.ndarray:
-        shapes.append(batch.shape)
-        return real_run(batch)
-
-    monkeypatch.setattr(onnx_model.session, "run", recording_run)
+    shapes = _recorded_shapes(onnx_model, monkeypatch)
     got = list(onnx_model.predict(paths, batch_size=8))
     assert [r.input_path for r in got] == paths
     assert [r.rec_text for r in got] == [t for t, _ in want]
