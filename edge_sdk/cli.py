@@ -528,10 +528,9 @@ def eval_cmd(model: str, dataset: Path, backend: str, batch_size: int, threads: 
 
     if ray_address is not None and streams != 1:
         raise click.UsageError("--streams splits one process's threads; with --ray, set --actors and --threads.")
-    more = {"streams": streams} if streams != 1 else {}
     report = evaluate(model, dataset, batch_size=batch_size, limit=limit, backend=backend, threads=threads,
                       precision=precision, on_error=on_error, allow_outside_paths=allow_outside_paths,
-                      max_acc_loss=max_acc_loss, ray_address=ray_address, actors=actors, **more)
+                      max_acc_loss=max_acc_loss, ray_address=ray_address, actors=actors, streams=streams)
     click.echo(report.summary())
     click.echo(f"wrote {report.write(output)}")
 
