@@ -198,6 +198,9 @@ class Session(abc.ABC):
     activation_bytes: int = 4
     #: Batches ``run_many`` keeps running at once (``BackendOptions.streams`` where the backend has streams)
     streams: int = 1
+    #: Blank lines worth running to keep a batch at the shape of the batch before it: about what a new
+    #: input shape costs beyond its lines (0 where a new shape costs nothing, as on onnxruntime)
+    new_shape_lines: int = 0
 
     def __init__(self, model_file: Path, options: BackendOptions) -> None:
         self.model_file = Path(model_file)

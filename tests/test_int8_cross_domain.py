@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("nncf", reason="the quantize extra is installed in the Python 3.11 leg")
 
 from converters import convert  # noqa: E402
+from edge_sdk import create_model  # noqa: E402
 from edge_sdk.model_dir import ModelDir  # noqa: E402
 from int8_artifacts import assert_int8_artifact  # noqa: E402
 
@@ -67,6 +68,8 @@ def test_english_calibrated_openvino_int8_holds_on_chinese(paddle_model: ModelDi
     assert_int8_artifact(out, "openvino", f"lines of {ic15_val.parent / 'train.txt'} + ")
     ops = {op.get_type_name() for op in ov.Core().read_model(str(out / "inference.xml")).get_ops()}
     assert "FakeQuantize" in ops or "FakeConvert" in ops
+    # it runs INT8 kernels, whose lines are cheap next to a new shape's kernels: up to 4 blank rows keep a shape
+    assert create_model(str(out), backend="openvino", cache_dir=None).session.new_shape_lines == 4
     # int8 backbone; the SVTR neck, the CTC head (120 x 6625) and 12 convolutions float: 7.8 MB against FP32's 10.8
     assert (out / "inference.bin").stat().st_size < 8_000_000
 

@@ -116,6 +116,39 @@ def test_a_batch_is_bounded_in_columns_and_results_do_not_change(onnx_model: Tex
     assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
 
 
+@pytest.mark.parametrize("n, step, blank, sizes", [
+    (0, 8, 4, []),
+    (3, 8, 4, [(3, 3)]),
+    (10, 8, 0, [(5, 5), (5, 5)]),  # shared out evenly: one size, no blank row
+    (71, 8, 4, [(8, 8)] * 8 + [(7, 8)]),  # the last batch gets 1 blank row: one shape for the width
+    (71, 8, 0, [(8, 8)] * 8 + [(7, 7)]),  # a backend where a new shape costs nothing: no blank rows
+    (73, 8, 4, [(8, 8)] * 9 + [(1, 1)]),  # 7 blank rows would cost more than the shape
+    (9, 1, 4, [(1, 1)] * 9),
+])
+def test_width_batches_share_lines_out_and_pad_the_last_batch_when_cheap(n: int, step: int, blank: int,
+                                                                         sizes: list) -> None:
+    batches = recognizer.width_batches(list(range(100, 100 + n)), step, blank)
+    assert [(len(lines), rows) for lines, rows in batches] == sizes
+    assert [i for lines, _ in batches for i in lines] == list(range(100, 100 + n))  # each line once, in order
+
+
+def test_blank_rows_change_no_result(onnx_model: TextRecognizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A width's last batch padded with blank rows (as on OpenVINO) gives every line its unpadded result."""
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    lines = [img, cv2.flip(img, 1)] * 3 + [cv2.flip(img, 0)]  # 7 lines of one width
+    want = [onnx_model.recognize([line])[0] for line in lines]
+    shapes = _recorded_shapes(onnx_model, monkeypatch)
+    assert onnx_model.session.new_shape_lines == 0  # onnxruntime: a new shape costs nothing
+    assert [t for t, _ in onnx_model.recognize(lines, batch_size=4)] == [t for t, _ in want]
+    assert [n for n, _, _, _ in shapes] == [4, 3]
+    monkeypatch.setattr(onnx_model.session, "new_shape_lines", 4)
+    shapes.clear()
+    got = onnx_model.recognize(lines, batch_size=4)
+    assert [n for n, _, _, _ in shapes] == [4, 4]  # 3 lines and a blank row
+    assert [t for t, _ in got] == [t for t, _ in want]
+    assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+
+
 def test_predict_plans_at_most_one_plan_ahead(onnx_model: TextRecognizer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recognizer, "PLAN_LINES", 64)  # the real plan, made small to keep the test short
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))

@@ -132,6 +132,23 @@ class Prediction(Iterator[TextRecResult]):
         return next(self._gen)
 
 
+def width_batches(idxs: Sequence[int], step: int, blank_lines: int) -> List[Tuple[List[int], int]]:
+    """One width's lines cut into batches of at most ``step``, as ``(lines, rows)``.
+
+    The lines are shared out evenly, so the batches have one size (``ceil(n / ceil(n / step))``) but
+    the last, which may be smaller. When making it full takes at most ``blank_lines`` blank rows, it
+    is run at the others' size: on a backend that rebuilds its kernels for every new input shape
+    (OpenVINO), a width's lines then cost one shape, not two. Blank rows change no other row's result:
+    each row of a batch is computed on its own.
+    """
+    n = len(idxs)
+    size = -(-n // -(-n // step)) if n else 0
+    cut = [list(idxs[start:start + size]) for start in range(0, n, size)] if n else []
+    if cut and size - len(cut[-1]) <= blank_lines:
+        return [(lines, size) for lines in cut]
+    return [(lines, len(lines)) for lines in cut]
+
+
 class TextRecognizer(Predictor):
     """A loaded text-recognition model. Build it with ``edge_sdk.create_model``.
 
@@ -219,7 +236,7 @@ class TextRecognizer(Predictor):
         batch mates; it holds at most ``batch_size`` images and ``MAX_BATCH_COLUMNS`` columns at
         4-byte activations, twice that at 2-byte ones (one image when it is wider). Each batch's
         input is built just before its run, so only one batch of float input exists at a time (one per
-        stream, and one more, with several streams).
+        stream, and one more, with several streams). Batch shapes: see ``width_batches``.
         """
         pp = self.model.preprocess
         by_width: Dict[int, List[int]] = OrderedDict()
@@ -227,14 +244,23 @@ class TextRecognizer(Predictor):
             by_width.setdefault(padded_width(img.shape[0], img.shape[1], pp), []).append(i)
         out: List[Optional[T]] = [None] * len(images)
         columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
-        chunks = []
+        chunks: List[Tuple[List[int], int]] = []  # (images, rows: the batch's size with its blank lines)
         for width, idxs in by_width.items():
-            step = max(1, min(batch_size, columns // width))
-            chunks.extend(idxs[start:start + step] for start in range(0, len(idxs), step))
+            chunks.extend(width_batches(idxs, max(1, min(batch_size, columns // width)),
+                                        self.session.new_shape_lines))
+
+        width_of = {i: width for width, idxs in by_width.items() for i in idxs}
+
+        def build(chunk: List[int], rows: int) -> np.ndarray:
+            batch = np.zeros((rows, 3, pp.height, width_of[chunk[0]]), np.float32)
+            for row, i in enumerate(chunk):
+                batch[row] = resize_normalize(images[i], pp)
+            return batch
+
         # built as the session asks for them: with several streams, while the others run
-        batches = (np.stack([resize_normalize(images[i], pp) for i in chunk]) for chunk in chunks)
-        for chunk, output in zip(chunks, self.session.run_many(batches)):
-            for i, item in zip(chunk, per_batch(output)):
+        batches = (build(chunk, rows) for chunk, rows in chunks)
+        for (chunk, _), output in zip(chunks, self.session.run_many(batches)):
+            for i, item in zip(chunk, per_batch(output[:len(chunk)])):
                 out[i] = item
         return out  # type: ignore[return-value]
 
