@@ -41,12 +41,16 @@ log = logging.getLogger("runtimes.openvino")
 
 # OpenVINO's CPU plugin keeps compiled kernels per input shape in two caches, its own runtime cache
 # (CPU_RUNTIME_CACHE_CAPACITY) and oneDNN's primitive cache. Text lines come in hundreds of widths x batch
-# sizes, so both fill up: RSS grew from 267 to 295 MB over the first 3000 IC15 val lines (batch 8) before
-# it flattened. With both off it stays at 245 MB over 6000 lines, at the same lines/s within this machine's
-# noise (batch 8: 177-210 vs 191-199; batch 1: 164-242 vs 182-199, three passes over IC15 val each).
+# sizes, so at OpenVINO's sizes (5000 entries, 1024 primitives) both fill up: RSS grew from 267 to 295 MB
+# over the first 3000 IC15 val lines (batch 8) before it flattened. The runtime cache stays off. oneDNN's
+# keeps 128 primitives, two shapes' kernels of this model (one shape needs 64-128): a stream that meets
+# the shape another stream just built reuses its kernels instead of building its own (2 streams, Chinese
+# domain, INT8 in bf16: +3-8% lines/s), and a shape that comes back right away costs nothing
+# (8 x 320 after 8 x 352: 44 -> 23 ms), for +5 MB (FP32 over IC15 val, 235 -> 240 MB peak RSS).
 # oneDNN reads its capacity from the environment when the plugin first builds a kernel: set it before
 # that, unless the user chose one.
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
+PRIMITIVE_CACHE_CAPACITY = 128
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(PRIMITIVE_CACHE_CAPACITY))
 RUNTIME_CACHE_CAPACITY = 0  # edge-sdk serve keeps 256 ($EDGE_SDK_OV_RUNTIME_CACHE): its batches change size
 
 # our device names -> OpenVINO's

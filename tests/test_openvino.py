@@ -156,6 +156,23 @@ def test_per_shape_kernel_cache_is_set_from_the_environment(ov_artifact: Path, m
         create_model(str(ov_artifact), backend="openvino", cache_dir=None)
 
 
+def test_onednn_primitive_cache_is_bounded_unless_the_user_sized_it() -> None:
+    """oneDNN's kernel cache holds 128 primitives (two shapes of this model) in a process that loads the
+    backend, and a capacity the user set in the environment stands."""
+    import subprocess
+    import sys
+
+    code = "import os, runtimes.openvino_backend; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    root = str(Path(__file__).resolve().parents[1])
+    for preset, want in ((None, "128"), ("1024", "1024")):
+        env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+        if preset:
+            env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = preset
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                             check=True)
+        assert out.stdout.strip() == want
+
+
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores: one thread of two is the case tested")
 def test_a_session_on_fewer_threads_than_cores_does_not_pin_them(ov_artifact: Path, tmp_path: Path) -> None:
     # Processes sharing a machine (Ray actors, server workers) must not all pin a thread to core 0.
