@@ -58,8 +58,8 @@ def plan_backends(model: ModelDir, backend: str = "auto", device: str = "auto", 
             )
         selection = None
         if device == "auto":
-            selection = rank(profile or this_device(), [artifact], precision)
-            ranked = [c for c in selection.usable if c.backend == backend]
+            selection = rank(profile or this_device(), [artifact], precision, backend_only=backend)
+            ranked = selection.usable
             device = ranked[0].device if ranked else "cpu"
         return [Candidate(backend, device, artifact, True, "asked for by name")], selection
     selection = rank(profile or this_device(), [artifact], precision)

@@ -139,8 +139,8 @@ class OpenVINOSession(Session):
         # A batch of a new shape rebuilds the CPU plugin's kernels: ~20 ms on 2 cores (8 x 3 x 48 x 320
         # after 8 x 3 x 48 x 352, or after 5 x 3 x 48 x 320), ~4 lines' compute at width 320 in FP32, 8-10
         # in bf16 or on INT8 kernels. Blank rows to keep a width in one shape, on the Chinese domain
-        # (17 widths, batch 8): up to 4 of them, INT8 in bf16 +7-25% lines/s, bf16 on 2 streams +11-15%;
-        # FP32 -2-3%, so there only up to 2 (a width's last batch is then nearly full anyway).
+        # (17 widths, batch 8), up to 4 of them: INT8 in bf16 on 2 streams +4-14% lines/s, bf16 on 2
+        # streams +11-15%; FP32 -2-3%, so there only up to 2 (a width's last batch is then nearly full).
         self.new_shape_lines = 4 if self.activation_bytes == 2 or _has_int8_kernels(self._compiled) else 2
 
     # -- compiling, through the cache ---------------------------------------------------------------

@@ -203,16 +203,20 @@ def select_rule(profile: DeviceProfile) -> Rule:
     return next(rule for rule in RANKING if rule.matches(profile))
 
 
-def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: str = "f32") -> Selection:
+def rank(profile: DeviceProfile, artifacts: Sequence[Artifact] = (), precision: str = "f32",
+         backend_only: Optional[str] = None) -> Selection:
     """Every (backend, device, artifact) the matching rule lists, in rank order, each kept or dropped with why.
 
     With no artifacts, ranks backend:device pairs for any model (what ``edge-sdk devices`` shows).
+    ``backend_only`` ranks that backend's devices alone (and reads no other backend's device list).
     """
     rule = select_rule(profile)
     selection = Selection(rule=rule, precision=precision)
     allowed = PRECISION_BACKENDS.get(precision, ())
     for entry in rule.order:
         backend, device = entry.split(":")
+        if backend_only is not None and backend != backend_only:
+            continue
         formats = BACKENDS[backend].formats
         fitting = [a for a in artifacts if a.model_file.suffix in formats]
         if artifacts and not fitting:

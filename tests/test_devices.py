@@ -40,6 +40,39 @@ def usable(sel) -> List[str]:  # type: ignore[no-untyped-def]
 
 
 # -- the probe, for real ---------------------------------------------------------------------------
+def _modules_after(code: str) -> List[str]:
+    """Which of onnxruntime and openvino a fresh interpreter has imported after running ``code``."""
+    import subprocess
+    import sys
+
+    probe_code = code + "\nimport sys; print(' '.join(m for m in ('onnxruntime', 'openvino') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe_code], cwd=str(Path(__file__).resolve().parents[1]),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split()
+
+
+def test_backend_device_lists_are_read_on_first_use() -> None:
+    """Each backend's device list imports that backend: the probe reads it only when something asks."""
+    assert _modules_after("from runtimes.device import probe; p = probe(); assert p.backends") == []
+    assert _modules_after("from runtimes.device import probe; p = probe(); assert p.ort_providers") == ["onnxruntime"]
+    assert _modules_after("from runtimes.device import probe; p = probe(); assert p.openvino_devices") == ["openvino"]
+    # a profile pickled (Ray) still reads them, and serialised it has them all
+    assert _modules_after("import pickle; from runtimes.device import probe; "
+                          "p = pickle.loads(pickle.dumps(probe())); assert p.ort_providers") == ["onnxruntime"]
+    assert _modules_after("from runtimes.device import probe; d = probe().to_dict(); "
+                          "assert d['ort_providers'] and d['openvino_devices']") == ["onnxruntime", "openvino"]
+
+
+def test_a_model_on_a_named_backend_loads_no_other_backend(onnx_artifact: Path, ov_artifact: Path) -> None:
+    """onnxruntime in an OpenVINO process costs ~20 MB of RSS, and openvino in an onnxruntime one ~27 MB."""
+    run = "from edge_sdk import create_model; create_model({!r}, backend={!r}, cache_dir=None).recognize([])"
+    assert _modules_after(run.format(str(ov_artifact), "openvino")) == ["openvino"]
+    assert _modules_after(run.format(str(onnx_artifact), "onnxruntime")) == ["onnxruntime"]
+    if not this_device().has_nvidia_gpu:  # with one, auto asks onnxruntime for its CUDA provider first
+        assert _modules_after(run.format(str(ov_artifact), "auto")) == ["openvino"]
+
+
 def test_probe_this_machine() -> None:
     p = probe()
     assert p.arch == platform.machine() and p.cores == len(os.sched_getaffinity(0))
