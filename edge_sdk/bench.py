@@ -190,12 +190,12 @@ def table(cases: Sequence[Case], widths: Sequence[int], auto: Dict[str, str]) ->
     base = baseline(cases)
     head = ["case", "backend", "prec", "MB", "cold s"] + [f"p50@{w}" for w in widths] + \
         [f"p90@{widths[0]}", "lines/s", f"x {'RapidOCR' if base and base.kind == 'rapidocr' else 'ref'}",
-         "x FP32", "acc %", "RSS MB"]
+         "x FP32", "acc %", "RSS MB", "anon MB"]
     rows = []
     for c in cases:
         r = c.result
         if "error" in r:
-            rows.append([c.label, c.backend, c.precision, "", "", *[""] * len(widths), "", "", "", "", "", r["error"]])
+            rows.append([c.label, c.backend, c.precision, "", "", *[""] * len(widths), "", "", "", "", "", "", r["error"]])
             continue
         lat = r.get("latency_ms", {})
         picked = " (auto)" if auto.get(c.model) == f"{r.get('backend')}:{r.get('device')}" and c.precision == "f32" \
@@ -207,7 +207,8 @@ def table(cases: Sequence[Case], widths: Sequence[int], auto: Dict[str, str]) ->
                      f"{c.size_mb:.1f}" if c.size_mb else "", f"{r['cold_start_s']:.2f}",
                      *[f"{lat[str(w)]['p50']:.1f}" for w in widths], f"{lat[str(widths[0])]['p90']:.1f}",
                      f"{r['lines_per_s']:.1f}", ratio, f"{vs_fp32:.2f}" if vs_fp32 is not None else "",
-                     f"{100 * r['acc']:.2f}" if "acc" in r else "", f"{r['peak_rss_mb']:.0f}"])
+                     f"{100 * r['acc']:.2f}" if "acc" in r else "", f"{r['peak_rss_mb']:.0f}",
+                     f"{r['peak_anon_mb']:.0f}" if "peak_anon_mb" in r else ""])
     widths_col = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     fmt = lambda row: "  ".join(str(x).ljust(w) for x, w in zip(row, widths_col)).rstrip()  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths_col])] + [fmt(r) for r in rows])

@@ -38,12 +38,14 @@ def test_bench_runs_every_backend_and_both_references(onnx_artifact: Path, tmp_p
     assert len({c["pid"] for c in cases.values()}) == len(cases)  # one process per case
     for c in cases.values():
         assert c["lines"] == 8 and c["lines_per_s"] > 0 and c["peak_rss_mb"] > 50 and c["cold_start_s"] > 0
+        assert 20 < c["peak_anon_mb"] < c["peak_rss_mb"], c  # sampled private memory: part of the peak
         assert len(c["lines_per_s_passes"]) == 2 and c["lines_per_s"] == max(c["lines_per_s_passes"])
         assert set(c["latency_ms"]) == {"320", "640"} and c["latency_ms"]["320"]["p90"] >= c["latency_ms"]["320"]["p50"]
     # the same model, the same 8 sample lines: every FP32 case reads them all right (spaces aside)
     assert all(c["acc"] == 1.0 for c in cases.values() if c["precision"] == "f32"), {k: c["acc"] for k, c in cases.items()}
     assert data["baseline"] == "reference: RapidOCR rec (onnxruntime)"
     assert "x RapidOCR" in res.output and "\nreference: RapidOCR rec (onnxruntime)" in res.output
+    assert "RSS MB  anon MB" in res.output
     assert data["auto"] == {str(onnx_artifact): ("openvino:cpu" if "openvino" in profile.backends else "onnxruntime:cpu")}
     assert "(auto)" in res.output and "fastest FP32 backend by lines/s" in res.output
     # exact FP32 reads all 8 sample lines right; the fastest case that loses none of them is named
