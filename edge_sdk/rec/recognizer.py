@@ -244,22 +244,20 @@ class TextRecognizer(Predictor):
             by_width.setdefault(padded_width(img.shape[0], img.shape[1], pp), []).append(i)
         out: List[Optional[T]] = [None] * len(images)
         columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
-        chunks: List[Tuple[List[int], int]] = []  # (images, rows: the batch's size with its blank lines)
+        chunks: List[Tuple[List[int], int, int]] = []  # (images, rows with the blank ones, padded width)
         for width, idxs in by_width.items():
-            chunks.extend(width_batches(idxs, max(1, min(batch_size, columns // width)),
-                                        self.session.new_shape_lines))
+            chunks.extend((lines, rows, width) for lines, rows in width_batches(
+                idxs, max(1, min(batch_size, columns // width)), self.session.new_shape_lines))
 
-        width_of = {i: width for width, idxs in by_width.items() for i in idxs}
-
-        def build(chunk: List[int], rows: int) -> np.ndarray:
-            batch = np.zeros((rows, 3, pp.height, width_of[chunk[0]]), np.float32)
+        def build(chunk: List[int], rows: int, width: int) -> np.ndarray:
+            batch = np.zeros((rows, 3, pp.height, width), np.float32)
             for row, i in enumerate(chunk):
                 batch[row] = resize_normalize(images[i], pp)
             return batch
 
         # built as the session asks for them: with several streams, while the others run
-        batches = (build(chunk, rows) for chunk, rows in chunks)
-        for (chunk, _), output in zip(chunks, self.session.run_many(batches)):
+        batches = (build(*chunk) for chunk in chunks)
+        for (chunk, _, _), output in zip(chunks, self.session.run_many(batches)):
             for i, item in zip(chunk, per_batch(output[:len(chunk)])):
                 out[i] = item
         return out  # type: ignore[return-value]
