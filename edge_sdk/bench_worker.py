@@ -34,43 +34,6 @@ def process_age_s() -> float:
         return time.perf_counter() - _T_MAIN
 
 
-class AnonPeak:
-    """Peak private (anonymous) resident memory of this process, sampled from /proc every ``interval`` s.
-
-    Peak RSS also counts the shared libraries' file-backed pages, and how many of those a process maps
-    depends on what the page cache holds (the same case measured 250 MB right after a CI run and 233 MB
-    half an hour later); RssAnon does not. Sampled, so a spike shorter than the interval can be missed.
-    """
-
-    def __init__(self, interval: float = 0.005) -> None:
-        import threading
-
-        self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True, name="bench-rss")
-        self._thread.start()
-
-    @staticmethod
-    def sample_kb() -> int:
-        try:
-            with open("/proc/self/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"RssAnon:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return 0
-
-    def _watch(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self.peak_kb = max(self.peak_kb, self.sample_kb())
-
-    def stop_mb(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return round(max(self.peak_kb, self.sample_kb()) / 1024, 1)
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * q
@@ -211,7 +174,6 @@ def main(case: Dict[str, Any]) -> Dict[str, Any]:
     from edge_sdk.images import read_image
     from pathlib import Path
 
-    anon = AnonPeak()
     samples = load_samples(Path(case["data"]), case.get("limit"))
     first = read_image(samples[0].path)
     build = rapidocr_case if case["kind"] == "rapidocr" else sdk_case
@@ -234,7 +196,6 @@ def main(case: Dict[str, Any]) -> Dict[str, Any]:
         m = rec_metrics(texts, [s.label for s in samples])
         out["acc"], out["norm_edit_dis"] = round(m.acc, 5), round(m.norm_edit_dis, 5)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out["peak_anon_mb"] = anon.stop_mb()
     out["pid"] = os.getpid()
     return out
 
