@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import runtimes
-from runtimes.device import DeviceProfile, this_device
+from runtimes.device import DeviceProfile
 from runtimes.selection import Artifact, rank, reduced_precisions
 
 from .errors import EdgeSDKError
