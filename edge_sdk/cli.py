@@ -579,8 +579,12 @@ def check_precision(model: str, data: Tuple[Path, ...], backend: str, batch_size
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N lines of --data.")
 @click.option("--widths", default="320,640,1280", show_default=True, help="Line widths for one-line latency.")
 @click.option("--runs", type=click.IntRange(min=3), default=30, show_default=True, help="Timed runs per width.")
-@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Passes over --data per case; lines/s is the best pass (others' load only slows a pass down).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Passes over --data per case and round; lines/s is the best pass (others' load only slows a "
+                   "pass down).")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Run every case this many times, round after round, each in a new process, so that each "
+                   "case's passes are spread over the whole run as the machine's load drifts.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads (0 = all cores).")
 @click.option("--backends", help="Only these backends (comma-separated).")
@@ -596,7 +600,7 @@ def check_precision(model: str, data: Tuple[Path, ...], backend: str, batch_size
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the results here.")
 @_friendly_errors
 def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str], det: str, cls_model: str,
-          rec: str, limit: Optional[int], widths: str, runs: int, repeat: int, batch_size: int, threads: int,
+          rec: str, limit: Optional[int], widths: str, runs: int, repeat: int, rounds: int, batch_size: int, threads: int,
           backends: Optional[str], precisions: Optional[str], stream_counts: str, references: str,
           lite_python: Optional[str], max_acc_loss: float, json_path: Optional[Path]) -> None:
     """Benchmark MODELS on every installed backend and precision, each case in its own process; or, with
@@ -666,9 +670,17 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
     notes = b.missing_references(refs, profile)
     auto = b.auto_choice(dirs.values(), profile)
     click.echo(f"device: {profile.summary()}; data: {data_path}" + (f" (first {limit})" if limit else ""), err=True)
-    for i, case in enumerate(cases, 1):
-        click.echo(f"[{i}/{len(cases)}] {case.label} ...", err=True)
-        case.result = b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads, repeat))
+    results: Dict[str, List[Dict[str, Any]]] = {c.label: [] for c in cases}
+    for rnd in range(1, rounds + 1):
+        for i, case in enumerate(cases, 1):
+            if any("error" in r for r in results[case.label]):
+                continue  # failed in an earlier round: reported once, not run again
+            click.echo((f"[round {rnd}/{rounds}] " if rounds > 1 else "") + f"[{i}/{len(cases)}] {case.label} ...",
+                       err=True)
+            results[case.label].append(
+                b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads, repeat)))
+    for case in cases:
+        case.result = b.merge_rounds(results[case.label])
     click.echo(b.table(cases, width_list, auto))
     for note in notes:
         click.echo(f"note: {note}")

@@ -58,7 +58,7 @@ def test_bench_runs_the_nb_with_the_lite_python(x86_nb, tmp_path: Path) -> None:
     out, _ = x86_nb
     report = tmp_path / "bench.json"
     res = CliRunner().invoke(main, ["bench", str(out), "--data", str(SAMPLES_DIR), "--reference", "none",
-                                    "--runs", "3", "--widths", "320", "--json", str(report)])
+                                    "--runs", "3", "--widths", "320", "--rounds", "1", "--json", str(report)])
     assert res.exit_code == 0, res.output
     (case,) = json.loads(report.read_text())["cases"]
     assert case["backend"] == "paddlelite" and case["lines"] == 8 and case["lines_per_s"] > 0
