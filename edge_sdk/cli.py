@@ -670,17 +670,17 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
     notes = b.missing_references(refs, profile)
     auto = b.auto_choice(dirs.values(), profile)
     click.echo(f"device: {profile.summary()}; data: {data_path}" + (f" (first {limit})" if limit else ""), err=True)
-    results: Dict[str, List[Dict[str, Any]]] = {c.label: [] for c in cases}
+    # one list per case, by position: two models in different folders can share a label
+    results: List[List[Dict[str, Any]]] = [[] for _ in cases]
     for rnd in range(1, rounds + 1):
-        for i, case in enumerate(cases, 1):
-            if any("error" in r for r in results[case.label]):
+        for i, (case, done) in enumerate(zip(cases, results), 1):
+            if any("error" in r for r in done):
                 continue  # failed in an earlier round: reported once, not run again
             click.echo((f"[round {rnd}/{rounds}] " if rounds > 1 else "") + f"[{i}/{len(cases)}] {case.label} ...",
                        err=True)
-            results[case.label].append(
-                b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads, repeat)))
-    for case in cases:
-        case.result = b.merge_rounds(results[case.label])
+            done.append(b.run_case(case, case.spec(data_path, limit, width_list, runs, batch_size, threads, repeat)))
+    for case, done in zip(cases, results):
+        case.result = b.merge_rounds(done)
     click.echo(b.table(cases, width_list, auto))
     for note in notes:
         click.echo(f"note: {note}")

@@ -148,6 +148,25 @@ def test_an_int8_case_with_streams_is_compared_with_fp32_on_as_many_streams() ->
     assert b.fp32_counterpart(int8_2, [fp32_1, int8_2]) is None
 
 
+def test_rounds_keep_apart_two_models_that_share_a_label(onnx_artifact: Path, tmp_path: Path) -> None:
+    """Two artifacts in different folders with one folder name get one label each time; each case still
+    gets only its own rounds."""
+    import shutil
+
+    for parent in ("a", "b"):
+        shutil.copytree(onnx_artifact, tmp_path / parent / onnx_artifact.name)
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(main, ["bench", str(tmp_path / "a" / onnx_artifact.name), str(tmp_path / "b" / onnx_artifact.name),
+                                    "--data", str(SAMPLES_DIR / "labels.txt"), "--backends", "onnxruntime",
+                                    "--reference", "none", "--widths", "320", "--runs", "3", "--rounds", "2",
+                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    cases = json.loads(out.read_text())["cases"]
+    assert [c["label"] for c in cases] == [f"{onnx_artifact.name} onnxruntime"] * 2
+    assert [c["rounds"] for c in cases] == [2, 2] and [len(c["lines_per_s_passes"]) for c in cases] == [2, 2]
+    assert len({p for c in cases for p in c["pids"]}) == 4
+
+
 def test_merge_rounds_keeps_the_best_speed_and_the_worst_memory() -> None:
     from edge_sdk.bench import merge_rounds
 
