@@ -232,11 +232,19 @@ def merge_rounds(rounds: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     """One case's results from several rounds (a process each) as one: lines/s is the best pass of all
     rounds, latency the round with the lowest p50 at each width and cold start the lowest (a busy
     neighbour only ever slows these down); peak RSS and private memory the highest (a round's page cache
-    and timing only ever make them look smaller). A case that failed in any round is reported failed."""
+    and timing only ever make them look smaller). Accuracy is the lowest round's; rounds that disagree are
+    listed in ``acc_rounds`` (a backend whose texts change between processes is not deterministic, and the
+    bench says so). A case that failed in any round is reported failed."""
     failed = next((r for r in rounds if "error" in r), None)
     if failed is not None or not rounds:
         return failed or {"error": "no round ran"}
     out = dict(rounds[0])
+    del out["pid"]  # every round's is in pids
+    accs = [r["acc"] for r in rounds if "acc" in r]
+    if accs:
+        out["acc"] = min(accs)
+        if len(set(accs)) > 1:
+            out["acc_rounds"] = accs
     passes = [p for r in rounds for p in r["lines_per_s_passes"]]
     out.update(lines_per_s=max(passes), lines_per_s_passes=passes, rounds=len(rounds), pids=[r["pid"] for r in rounds],
                cold_start_s=min(r["cold_start_s"] for r in rounds), load_s=min(r["load_s"] for r in rounds),

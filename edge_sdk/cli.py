@@ -684,6 +684,11 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
     click.echo(b.table(cases, width_list, auto))
     for note in notes:
         click.echo(f"note: {note}")
+    for c in cases:
+        if "acc_rounds" in c.result:
+            click.echo(f"note: {c.label} scored differently in different rounds ("
+                       f"{', '.join(f'{100 * a:.2f}%' for a in c.result['acc_rounds'])}): its backend is not "
+                       "deterministic here; the table shows the lowest")
     best = b.fastest_f32(cases)
     for c in cases:
         fp32 = b.fp32_counterpart(c, cases)

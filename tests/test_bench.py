@@ -180,6 +180,10 @@ def test_merge_rounds_keeps_the_best_speed_and_the_worst_memory() -> None:
     assert merged["latency_ms"]["320"] == {"p50": 5.0, "p90": 6.0}  # the whole round with the lowest p50
     assert (merged["peak_rss_mb"], merged["peak_anon_mb"]) == (250, 120)
     assert (merged["cold_start_s"], merged["rounds"], merged["pids"], merged["acc"]) == (0.5, 2, [1, 2], 0.65)
+    assert "pid" not in merged and "acc_rounds" not in merged
+    unsteady = merge_rounds([round_(1, [100.0], 5.0, 230, 120, 0.6), {**round_(2, [101.0], 5.0, 230, 120, 0.6),
+                                                                       "acc": 0.64}])
+    assert (unsteady["acc"], unsteady["acc_rounds"]) == (0.64, [0.65, 0.64])  # the lowest, and both shown
     failed = merge_rounds([round_(1, [100.0], 5.0, 230, 120, 0.6), {"error": "the case's process died (killed)"}])
     assert failed == {"error": "the case's process died (killed)"}
 
