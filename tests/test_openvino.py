@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,21 @@ def test_absent_device_is_reported(ov_artifact: Path) -> None:
         create_model(str(ov_artifact), backend="openvino", device="tpu")
     with pytest.raises(EdgeSDKError, match="device must be one of .*, not 'tpu'"):
         create_model(str(ov_artifact), device="tpu")
+
+
+def test_a_cpu_session_loads_no_other_device_plugin(ov_artifact: Path) -> None:
+    """Listing OpenVINO's devices loads every plugin into the process for good (GPU, NPU: 5-8 MB of RSS);
+    a CPU session must not list them. Run in a new process: this one has listed them already."""
+    code = ("import sys; from edge_sdk import create_model\n"
+            "m = create_model(sys.argv[1], backend='openvino', device='cpu')\n"
+            "print(m.predict(sys.argv[2]).__next__().rec_text)\n"
+            "print(sorted({l.split()[-1].rsplit('/', 1)[-1] for l in open('/proc/self/maps') if '_plugin' in l}))")
+    out = subprocess.run([sys.executable, "-c", code, str(ov_artifact), str(SAMPLES_DIR / "sample_01_en.png")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    text, plugins = out.stdout.strip().splitlines()[-2:]
+    assert text and "libopenvino_intel_cpu_plugin.so" in plugins
+    assert "npu_plugin" not in plugins and "gpu_plugin" not in plugins, plugins
 
 
 def test_compiled_model_cache_is_written_and_reused(ov_artifact: Path, tmp_path: Path) -> None:
