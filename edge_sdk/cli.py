@@ -700,8 +700,17 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
     for path, choice in auto.items():
         click.echo(f"auto picks {choice} for {path}")
     base = b.baseline(cases)
-    vs_base = lambda c: (f", {c.result['lines_per_s'] / base.result['lines_per_s']:.2f}x {base.label.split(': ')[-1]}"  # noqa: E731
-                         if base is not None else "")
+
+    def vs_base(c: "b.Case") -> str:
+        if base is None:
+            return ""
+        out = f", {c.result['lines_per_s'] / base.result['lines_per_s']:.2f}x {base.label.split(': ')[-1]}"
+        paired = b.paired_ratios(c, base)
+        if len(paired) > 1:
+            out += (f"; round by round {b.median(paired):.2f}x median, {min(paired):.2f}-{max(paired):.2f}x over "
+                    f"{len(paired)} rounds")
+        return out
+
     if best is not None:
         r = best.result
         click.echo(f"fastest FP32 backend by lines/s: {r['backend']}:{r['device']} ({best.label}, {r['lines_per_s']:.1f} "
@@ -721,8 +730,8 @@ def bench(models: Tuple[str, ...], data: Optional[Path], pipeline: Optional[str]
             "baseline": base.label if base else None,
             "cases": [{"label": c.label, "kind": c.kind, "model": c.model, "backend": c.backend, "precision": c.precision,
                        "artifact_precision": c.artifact_precision, "streams": c.streams, "size_mb": c.size_mb,
-                       "reference": c.reference,
-                       "speedup_over_fp32": b.speedup_over_fp32(c, cases), **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
+                       "reference": c.reference, "speedup_over_fp32": b.speedup_over_fp32(c, cases),
+                       "paired_ratios": b.paired_ratios(c, base) if base is not None else [], **c.result} for c in cases]}, indent=1, ensure_ascii=False), encoding="utf-8")
         click.echo(f"wrote {json_path}")
     failed = [c.label for c in cases if "error" in c.result]
     if failed:

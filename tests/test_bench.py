@@ -188,6 +188,27 @@ def test_merge_rounds_keeps_the_best_speed_and_the_worst_memory() -> None:
     assert failed == {"error": "the case's process died (killed)"}
 
 
+def test_paired_ratios_divide_each_round_by_the_baseline_of_the_same_round() -> None:
+    from edge_sdk.bench import Case, median, merge_rounds, paired_ratios, table
+
+    def round_(pid: int, best: float) -> dict:
+        return {"pid": pid, "lines_per_s_passes": [best - 5, best], "lines_per_s": best, "cold_start_s": 0.5,
+                "load_s": 0.2, "latency_ms": {"320": {"p50": 5.0, "p90": 6.0}}, "peak_rss_mb": 200.0, "acc": 0.65}
+
+    base = Case("reference: RapidOCR rec (onnxruntime)", "rapidocr", "rapidocr", "onnxruntime", reference=True)
+    fast = Case("rec-ov openvino", "sdk", "out/rec-ov", "openvino")
+    # the baseline's third round is a lucky one: the best-pass ratio (300 / 150 = 2.00) hides the rounds' 2.5
+    base.result = merge_rounds([round_(1, 100.0), round_(2, 110.0), round_(3, 150.0)])
+    fast.result = merge_rounds([round_(4, 250.0), round_(5, 275.0), round_(6, 300.0)])
+    assert fast.result["lines_per_s_rounds"] == [250.0, 275.0, 300.0]
+    assert paired_ratios(fast, base) == [2.5, 2.5, 2.0] and median(paired_ratios(fast, base)) == 2.5
+    assert median([1.0, 3.0, 2.0, 4.0]) == 2.5
+    rows = {line.split("  ")[0]: line.split() for line in table([base, fast], [320], {}).splitlines()[2:]}
+    assert rows["rec-ov openvino"][-4:-2] == ["2.00", "2.50"]  # x RapidOCR (best passes), paired
+    fast.result = merge_rounds([round_(4, 250.0), round_(5, 275.0)])  # a round missing: no pairs to make
+    assert paired_ratios(fast, base) == []
+
+
 def test_anon_peak_reads_another_process_private_memory_from_outside() -> None:
     """The sampler runs in the bench process, not in the case's (a thread there slowed OpenVINO down): it
     sees a child's 150 MB of private memory that is freed again before the child exits."""
