@@ -73,7 +73,8 @@ def sdk_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any]
         return [r.rec_text for r in rec.predict(paths, batch_size=case["batch_size"], keep_images=False)]
 
     return {"backend": info["backend"], "device": str(info["device"]).lower(), "precision": info["precision"],
-            "format": info["format"], "version": info.get("version")}, run_one, run_all
+            "format": info["format"], "version": info.get("version"), "malloc_arenas": info.get("malloc_arenas")}, \
+        run_one, run_all
 
 
 def rapidocr_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any], Callable[[List[str]], List[str]]]:
@@ -98,8 +99,11 @@ def rapidocr_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any],
 
     from importlib.metadata import version
 
+    from runtimes.memory import set_by_environment
+
     return {"backend": "rapidocr_onnxruntime", "device": "cpu", "precision": "f32", "format": "onnx",
-            "version": version("rapidocr_onnxruntime")}, run_one, run_all
+            "version": version("rapidocr_onnxruntime"), "malloc_arenas": "set by the environment" if set_by_environment() else "glibc default"}, \
+        run_one, run_all
 
 
 def pipeline_main(case: Dict[str, Any]) -> Dict[str, Any]:

@@ -114,6 +114,10 @@ class Predictor:
         self.precision_choice: Optional[str] = None  # why, when precision="fastest" chose
         cache_dir = check_path_or_none("cache_dir", cache_dir, (None, "auto"))
         optimize_graph = check_bool("optimize_graph", optimize_graph)
+        try:  # before anything starts a backend's threads (the device probe loads OpenVINO's CPU plugin)
+            runtimes.limit_malloc_arenas()
+        except runtimes.ModelLoadError as exc:
+            raise OptionError(str(exc)) from exc
         self.model = model
         if cache_dir == "auto":
             cache_dir = compiled_cache_dir()

@@ -19,6 +19,7 @@ from .base import (
     Session,
     default_threads,
 )
+from .memory import limit_malloc_arenas
 
 
 class BackendInfo(NamedTuple):
@@ -103,6 +104,7 @@ def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str =
         raise ModelLoadError(
             f"the {name} backend cannot load {Path(model_file).name}; it reads {', '.join(cls.formats)} files."
         )
+    limit_malloc_arenas()
     options = BackendOptions(threads=threads, device=device, precision=precision, cache_dir=cache_dir,
                              optimize_graph=optimize_graph, extra=dict(extra or {}), input_shape=tuple(input_shape),
                              streams=streams)
@@ -112,5 +114,5 @@ def load_backend(name: str, model_file: Path, *, threads: int = 0, device: str =
 __all__ = [
     "BACKENDS", "BackendInfo", "BackendNotInstalled", "BackendOptions", "DeviceUnavailable", "ModelLoadError", "RuntimeErrorBase",
     "Session", "available_backends", "backend_class", "backends_for", "default_threads", "import_openvino", "is_available",
-    "load_backend",
+    "limit_malloc_arenas", "load_backend",
 ]

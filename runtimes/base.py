@@ -233,6 +233,8 @@ class Session(abc.ABC):
 
     def describe(self) -> Dict[str, Any]:
         """What this session is, for logs, manifests and benchmark tables."""
+        from .memory import status as malloc_status
+
         return {
             "backend": self.name,
             "device": self.options.device,
@@ -241,6 +243,7 @@ class Session(abc.ABC):
             "precision": self.options.precision,
             "model_file": str(self.model_file),
             "concurrency": self.concurrency,
+            "malloc_arenas": malloc_status(),
         }
 
     def _require_f32(self) -> None:

@@ -38,7 +38,7 @@ if [ -z "${EDGE_SDK_SKIP_PY39:-}" ]; then
     tests/test_devices.py tests/test_precision.py tests/test_preprocess.py tests/test_ctc.py tests/test_recognizer.py \
     tests/test_long_lines.py tests/test_result.py tests/test_model_dir.py tests/test_hub.py tests/test_bad_inputs.py \
     tests/test_cli.py tests/test_evaluation.py tests/test_dataset_check.py tests/test_convert_onnx.py tests/test_packaging.py \
-    tests/test_det.py tests/test_cls.py tests/test_pipeline.py "$@" || leg2=$?
+    tests/test_det.py tests/test_cls.py tests/test_pipeline.py tests/test_memory.py "$@" || leg2=$?
   echo "test: leg 2 (Python 3.9, Paddle Lite) exit ${leg2} in $(( $(date +%s) - t1 )) s"
   [ "$leg2" = 0 ] || status=$leg2
 fi

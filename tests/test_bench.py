@@ -41,6 +41,9 @@ def test_bench_runs_every_backend_and_both_references(onnx_artifact: Path, tmp_p
         assert 20 < c["peak_anon_mb"] < c["peak_rss_mb"], c  # sampled private memory: part of the peak
         assert c["rounds"] == 2 and len(c["lines_per_s_passes"]) == 2 and c["lines_per_s"] == max(c["lines_per_s_passes"])
         assert set(c["latency_ms"]) == {"320", "640"} and c["latency_ms"]["320"]["p90"] >= c["latency_ms"]["320"]["p50"]
+    # every SDK case ran with one malloc arena (runtimes/memory.py); RapidOCR as its users run it
+    assert {c["malloc_arenas"] for c in cases.values() if not c["reference"] or "Paddle" in c["label"]} == {"1"}
+    assert cases["reference: RapidOCR rec (onnxruntime)"]["malloc_arenas"] == "glibc default"
     # the same model, the same 8 sample lines: every FP32 case reads them all right (spaces aside)
     assert all(c["acc"] == 1.0 for c in cases.values() if c["precision"] == "f32"), {k: c["acc"] for k, c in cases.items()}
     assert data["baseline"] == "reference: RapidOCR rec (onnxruntime)"
