@@ -19,7 +19,8 @@ from runtimes.memory import glibc_version
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "edge_sdk" / "samples"
 
-pytestmark = pytest.mark.skipif(glibc_version() is None, reason="malloc arenas are glibc's; this C library is not glibc")
+pytestmark = pytest.mark.skipif(glibc_version() is None,
+                                reason="malloc arenas are glibc's; this C library is not glibc")
 
 # Recognize the sample lines on 2 streams (3 inference threads and the Python one), then count the
 # arenas glibc reports (malloc_info: one <heap> element per arena).
@@ -42,7 +43,8 @@ print(json.dumps({"texts": texts, "arenas": arenas, "status": rec.session.descri
 
 
 def run_child(model: Path, backend: str, streams: int, env: Optional[Dict[str, str]] = None) -> dict:
-    base = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "EDGE_SDK_MALLOC_ARENAS")}
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "EDGE_SDK_MALLOC_ARENAS")}
     proc = subprocess.run([sys.executable, "-c", CHILD, str(model), backend, str(streams), str(SAMPLES)],
                           capture_output=True, text=True, cwd=str(ROOT), env={**base, **(env or {})}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -167,10 +167,10 @@ def test_predict_plans_at_most_one_plan_ahead(onnx_model: TextRecognizer, monkey
     assert len(taken) <= 128 + 1
 
 
-def test_a_plan_holds_at_most_window_bytes_of_pixels(onnx_model: TextRecognizer,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plan_holds_at_most_plan_bytes_of_pixels(onnx_model: TextRecognizer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
-    monkeypatch.setattr(recognizer, "WINDOW_BYTES", 10 * img.nbytes)
+    monkeypatch.setattr(recognizer, "PLAN_BYTES", 10 * img.nbytes)
     taken = []
 
     def lines():
@@ -182,6 +182,25 @@ def test_a_plan_holds_at_most_window_bytes_of_pixels(onnx_model: TextRecognizer,
     next(run)
     assert 10 <= len(taken) <= 20 + 1  # arrays passed in count: 10 lines a plan, and the next plan read ahead
     assert len(list(run)) == 299 and len(taken) == 300
+
+
+def test_decoded_chunks_are_cut_between_batches(onnx_model: TextRecognizer, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk of decoded lines (WINDOW_BYTES) ends between two batches of a width that goes on into the
+    next chunk: 60 lines of one width at 4 a batch run as 15 full batches, though a chunk fills at 10
+    lines (cut anywhere, each chunk would end in a part-batch: a new input shape on OpenVINO)."""
+    img = cv2.imread(str(SAMPLES_DIR / "sample_01_en.png"))
+    paths = []
+    for i in range(60):
+        paths.append(str(tmp_path / f"same_{i:02d}.png"))
+        cv2.imwrite(paths[-1], img)
+    want = onnx_model.recognize([img])[0]
+    monkeypatch.setattr(recognizer, "WINDOW_BYTES", 10 * img.nbytes)
+    shapes = _recorded_shapes(onnx_model, monkeypatch)
+    got = list(onnx_model.predict(paths, batch_size=4, keep_images=False))
+    assert [r.rec_text for r in got] == [want[0]] * 60
+    assert shapes == [(4, 3, 48, 320)] * 15, shapes
+    assert onnx_model._batch_lines(320, 4) == 4 and onnx_model._batch_lines(3200, 8) == 1
 
 
 def _mixed_width_files(tmp_path: Path, count: int) -> list:
@@ -216,10 +235,10 @@ def test_predict_runs_each_width_once_and_yields_in_input_order(onnx_model: Text
 def test_keep_images_bounds_the_plan_by_its_pixels(onnx_model: TextRecognizer, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Results wait for earlier lines with their pixels when keep_images: such a plan holds at most
-    WINDOW_BYTES of them (from the headers); without keep_images it holds paths, sizes and texts only."""
+    PLAN_BYTES of them (from the headers); without keep_images it holds paths, sizes and texts only."""
     paths = _mixed_width_files(tmp_path, 120)
     one = cv2.imread(paths[-1]).nbytes  # the widest
-    monkeypatch.setattr(recognizer, "WINDOW_BYTES", 6 * one)
+    monkeypatch.setattr(recognizer, "PLAN_BYTES", 6 * one)
     monkeypatch.setattr(recognizer, "PLAN_LINES", 40)
     for keep, least, most in ((True, 6, 2 * 12 + 1), (False, 40, 2 * 40 + 1)):
         taken = []

@@ -38,18 +38,26 @@ MAX_BATCH_COLUMNS = 1280
 
 # predict (batch_size > 1) plans up to PLAN_LINES lines at a time: it reads their sizes from the file
 # headers, without decoding, and runs them in order of padded width, each width's batches back to back,
-# in chunks of at most WINDOW_LINES lines or WINDOW_BYTES of decoded pixels; the results come out in input
-# order. OpenVINO's CPU plugin rebuilds its kernels whenever the input shape changes (12-18 ms for
-# PP-OCRv4_mobile_rec on 2 cores; keeping them costs 6-18 MB per shape, see runtimes.openvino_backend), so
-# on lines of many widths the shape changes per line set lines/s. Rendered Chinese lines
-# (benchmarks/zh_domain.py, val, 1000 lines in 17 padded widths), OpenVINO bf16 through predict, best of
-# 2: decoded windows of 16 MB (~200 lines) run in their own width order, 148-158 lines/s; the same lines
-# in width order, 207-221. A plan holds paths, sizes and finished results (a few hundred bytes a line);
-# pixels it holds count against WINDOW_BYTES: arrays passed in, and with keep_images the pixels of
-# results waiting for an earlier line.
+# in chunks of at most WINDOW_LINES lines or WINDOW_BYTES of decoded pixels, cut between two batches; the
+# results come out in input order. OpenVINO's CPU plugin rebuilds its kernels whenever the input shape
+# changes (12-18 ms for PP-OCRv4_mobile_rec on 2 cores; keeping them costs 6-18 MB per shape, see
+# runtimes.openvino_backend), so on lines of many widths the shape changes per line set lines/s.
+# Rendered Chinese lines (benchmarks/zh_domain.py, val, 1000 lines in 17 padded widths), OpenVINO bf16
+# through predict, best of 2: decoded windows of 16 MB (~200 lines) run in their own width order,
+# 148-158 lines/s; the same lines in width order, 207-221. A plan holds paths, sizes and finished results
+# (a few hundred bytes a line); pixels it holds count against PLAN_BYTES: arrays passed in, and with
+# keep_images the pixels of results waiting for an earlier line.
+# Decoded pixels live in two chunks at a time, the one running and the one read ahead. On one stream a
+# chunk holds 4 MB: peak RSS through predict against 16 MB chunks, OpenVINO FP32, IC15 val 234-236 ->
+# 227-228 MB and the Chinese domain's lines 258-259 -> 233-234 MB, lines/s within the passes' spread
+# (IC15 233-241 -> 247, Chinese 156-173 -> 159-170; INT8 computing in bf16 -2-4%). With several streams
+# a chunk's end drains them (its last batches run while the other streams wait): INT8 in bf16 on 2
+# streams lost 1-5% at 4 MB (6-8% before chunks were cut between batches), so those chunks hold 16 MB.
 PLAN_LINES = 4096
+PLAN_BYTES = 16 << 20
 WINDOW_LINES = 512
-WINDOW_BYTES = 16 << 20
+WINDOW_BYTES = 4 << 20
+STREAMS_WINDOW_BYTES = 16 << 20
 
 
 # -- lines wider than the model's max width: pieces and their join ----------------------------------
@@ -228,6 +236,12 @@ class TextRecognizer(Predictor):
             at += len(line)
         return pieces, out
 
+    def _batch_lines(self, width: int, batch_size: int) -> int:
+        """Lines of padded ``width`` in one batch: ``batch_size``, fewer where they would pass
+        ``MAX_BATCH_COLUMNS`` (twice that where the backend computes in 2 bytes), at least one."""
+        columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
+        return max(1, min(batch_size, columns // max(1, width)))
+
     def _run_images(self, images: Sequence[np.ndarray], batch_size: int,
                     per_batch: Callable[[np.ndarray], List[T]]) -> List[T]:
         """``per_batch`` of the session's output, one item per BGR image (each fits the model's max width).
@@ -243,11 +257,10 @@ class TextRecognizer(Predictor):
         for i, img in enumerate(images):
             by_width.setdefault(padded_width(img.shape[0], img.shape[1], pp), []).append(i)
         out: List[Optional[T]] = [None] * len(images)
-        columns = MAX_BATCH_COLUMNS * 4 // self.session.activation_bytes
         chunks: List[Tuple[List[int], int, int]] = []  # (images, rows with the blank ones, padded width)
         for width, idxs in by_width.items():
             chunks.extend((lines, rows, width) for lines, rows in width_batches(
-                idxs, max(1, min(batch_size, columns // width)), self.session.new_shape_lines))
+                idxs, self._batch_lines(width, batch_size), self.session.new_shape_lines))
 
         def build(chunk: List[int], rows: int, width: int) -> np.ndarray:
             batch = np.zeros((rows, 3, pp.height, width), np.float32)
@@ -257,9 +270,13 @@ class TextRecognizer(Predictor):
 
         # built as the session asks for them: with several streams, while the others run
         batches = (build(*chunk) for chunk in chunks)
-        for (chunk, _, _), output in zip(chunks, self.session.run_many(batches)):
+        done = 0
+        for output in self.session.run_many(batches):  # not zip(): its tuple would hold this output
+            chunk = chunks[done][0]                    # while the next batch runs (4 MB at 4 x 320)
+            done += 1
             for i, item in zip(chunk, per_batch(output[:len(chunk)])):
                 out[i] = item
+            del output
         return out  # type: ignore[return-value]
 
     # -- the PaddleX-style API -------------------------------------------------------------------
@@ -349,6 +366,7 @@ class TextRecognizer(Predictor):
         reader thread: reading headers and decoding overlap the backend's runs."""
         pp = self.model.preprocess
         plan_lines = PLAN_LINES if batch_size > 1 else 1
+        window_bytes = WINDOW_BYTES if self.session.streams <= 1 else STREAMS_WINDOW_BYTES
         n = 0
         while True:
             plan: List[Tuple[int, int, Item]] = []  # (padded width or -1 when unknown, input number, item)
@@ -365,14 +383,15 @@ class TextRecognizer(Predictor):
                 if item.error is not None and on_error == "stop":
                     last = True  # nothing after it will be yielded
                     break
-                if len(plan) >= plan_lines or held >= WINDOW_BYTES:
+                if len(plan) >= plan_lines or held >= PLAN_BYTES:
                     break
             if not plan:
                 return
             plan.sort(key=lambda entry: entry[:2])  # by width, then input order; unknown sizes first
             chunk: List[_Planned] = []
             chunk_bytes = 0
-            for _, i, item in plan:
+            same = 0  # lines of the current width in this chunk
+            for k, (width, i, item) in enumerate(plan):
                 try:
                     img = item.load()
                     check_line_length(img, pp, shown(item.input_path or item.name))
@@ -380,9 +399,16 @@ class TextRecognizer(Predictor):
                     chunk_bytes += img.nbytes
                 except InputError as exc:
                     chunk.append((i, item, None, exc))
-                if len(chunk) >= WINDOW_LINES or chunk_bytes >= WINDOW_BYTES:
+                same = same + 1 if k and plan[k - 1][0] == width and len(chunk) > 1 else 1
+                if len(chunk) >= WINDOW_LINES or chunk_bytes >= window_bytes:
+                    # Cut between two batches: a width that goes on into the next chunk leaves this one
+                    # in full batches (at most a batch's lines more), not in a part-batch on each side
+                    # of the cut (on OpenVINO a new input shape, ~20 ms of kernels, each).
+                    goes_on = k + 1 < len(plan) and plan[k + 1][0] == width > 0
+                    if goes_on and same % self._batch_lines(width, batch_size):
+                        continue
                     yield chunk
-                    chunk, chunk_bytes = [], 0
+                    chunk, chunk_bytes, same = [], 0, 0
             if chunk:
                 yield chunk
             if last:
