@@ -399,7 +399,7 @@ class TextRecognizer(Predictor):
                     chunk_bytes += img.nbytes
                 except InputError as exc:
                     chunk.append((i, item, None, exc))
-                same = same + 1 if k and plan[k - 1][0] == width and len(chunk) > 1 else 1
+                same = same + 1 if len(chunk) > 1 and plan[k - 1][0] == width else 1
                 if len(chunk) >= WINDOW_LINES or chunk_bytes >= window_bytes:
                     # Cut between two batches: a width that goes on into the next chunk leaves this one
                     # in full batches (at most a batch's lines more), not in a part-batch on each side
