@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from runtimes.base import env_whole_number
+
 # A decoded image: 64 megapixels (a 12000 x 5333 scan; 192 MB as BGR). A 30000 x 30000 PNG is 900 MP.
 DEFAULT_MAX_PIXELS = 64_000_000
 # An image file on disk (a 64 MP PNG is rarely over 100 MB).
@@ -21,16 +23,7 @@ def env_int(name: str, default: int, error: Optional[type] = None, what: str = "
     """A positive whole number from the environment; a value that is not one is an error, not ignored."""
     from .errors import OptionError
 
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise (error or OptionError)(f"{name}={raw!r} is not {what}; set it to one (default {default}) or unset it.")
-    return value
+    return env_whole_number(name, default, what, minimum=1, error=error or OptionError)
 
 
 def max_pixels(override: Optional[int] = None) -> int:

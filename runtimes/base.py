@@ -61,6 +61,25 @@ def first_line(exc: BaseException) -> str:
     return (telling or lines or [type(exc).__name__])[0]
 
 
+def env_whole_number(name: str, default: int, what: str, minimum: int = 0,
+                     error: Optional[type] = None) -> int:
+    """A whole number >= ``minimum`` from ``$name``, ``default`` when unset; any other value is an error.
+
+    ``what`` ends the one-sentence error (``"a positive whole number"``, ``"a whole number of malloc
+    arenas (0 leaves glibc's default)"``); a setting that does not parse is never silently ignored.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise (error or ModelLoadError)(f"{name}={raw!r} is not {what}; set one (default {default}) or unset it.")
+    return value
+
+
 def default_threads() -> int:
     """Threads to use when the caller does not say: every core the process may use."""
     try:

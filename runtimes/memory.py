@@ -26,7 +26,7 @@ import os
 import threading
 from typing import Optional
 
-from .base import ModelLoadError
+from .base import env_whole_number
 
 ARENAS_ENV = "EDGE_SDK_MALLOC_ARENAS"
 DEFAULT_ARENAS = 1
@@ -49,16 +49,7 @@ def glibc_version() -> Optional[str]:
 
 def wanted_arenas() -> int:
     """The arena limit to set: ``$EDGE_SDK_MALLOC_ARENAS`` (0 = leave glibc's), else ``DEFAULT_ARENAS``."""
-    raw = os.environ.get(ARENAS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_ARENAS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ModelLoadError(f"{ARENAS_ENV}={raw!r} is not a whole number of malloc arenas (0 leaves glibc's default).")
-    return value
+    return env_whole_number(ARENAS_ENV, DEFAULT_ARENAS, "a whole number of malloc arenas (0 leaves glibc's default)")
 
 
 def set_by_environment() -> bool:

@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .base import (
-    BackendOptions, DeviceUnavailable, ModelLoadError, ObjectPool, Session, _warn_once, default_threads, first_line,
+    BackendOptions, DeviceUnavailable, ModelLoadError, ObjectPool, Session, _warn_once, default_threads, env_whole_number,
+    first_line,
 )
 
 log = logging.getLogger("runtimes.openvino")
@@ -260,13 +261,8 @@ def _runtime_cache_capacity(options: BackendOptions) -> int:
     """Per-shape kernels the CPU plugin keeps: the option, else ``$EDGE_SDK_OV_RUNTIME_CACHE``, else 0."""
     if "cpu_runtime_cache_capacity" in options.extra:
         return int(options.extra["cpu_runtime_cache_capacity"])
-    raw = os.environ.get("EDGE_SDK_OV_RUNTIME_CACHE", "").strip()
-    if not raw:
-        return RUNTIME_CACHE_CAPACITY
-    if not raw.isdigit():
-        raise ModelLoadError(f"EDGE_SDK_OV_RUNTIME_CACHE={raw!r} is not a whole number (kernels kept per input "
-                             "shape, 0 = none); set one or unset it.")
-    return int(raw)
+    return env_whole_number("EDGE_SDK_OV_RUNTIME_CACHE", RUNTIME_CACHE_CAPACITY,
+                            "a whole number of kernels kept per input shape (0 = none)")
 
 
 def _device_property(core: Any, device: str, name: str) -> str:

@@ -901,6 +901,12 @@ ENVIRONMENTS: Dict[str, Any] = {
                             r"EDGE_SDK_MAX_PIXELS='lots' is not a positive whole number"),
     "max-pixels-env-negative": ({"EDGE_SDK_MAX_PIXELS": "-5"}, ["predict", "{onnx}", str(GOOD), "-b",
                                                                  "onnxruntime"], r"is not a positive whole number"),
+    "malloc-arenas-env-negative": ({"EDGE_SDK_MALLOC_ARENAS": "-1"}, ["predict", "{onnx}", str(GOOD), "-b",
+                                                                     "onnxruntime"],
+                                   r"EDGE_SDK_MALLOC_ARENAS='-1' is not a whole number of malloc arenas"),
+    "ov-runtime-cache-env-text": ({"EDGE_SDK_OV_RUNTIME_CACHE": "1.5"}, ["predict", "{onnx}", str(GOOD), "-b",
+                                                                        "openvino"],
+                                  r"EDGE_SDK_OV_RUNTIME_CACHE='1.5' is not a whole number of kernels"),
     "max-model-bytes-env": ({"EDGE_SDK_MAX_MODEL_BYTES": "x", "EDGE_SDK_SOURCES": "url"},
                             ["predict", "korean_PP-OCRv3_mobile_rec", str(GOOD)], r"EDGE_SDK_MAX_MODEL_BYTES"),
 }
