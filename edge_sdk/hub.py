@@ -30,8 +30,6 @@ import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
@@ -279,6 +277,10 @@ def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float 
     """Stream ``url`` to ``dest``; verify ``sha256`` when given and delete a file that fails it.
 
     More than ``max_bytes`` (default ``max_model_bytes()``), announced or received, is refused."""
+    # imported here: urllib.request brings ssl, http and email, 4 MB of a process's RSS that never downloads
+    import urllib.error
+    import urllib.request
+
     limit = max_model_bytes() if max_bytes is None else max_bytes
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
