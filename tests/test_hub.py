@@ -445,3 +445,17 @@ def test_offline_sources_never_touch_the_network(tmp_path: Path, monkeypatch: py
     with pytest.raises(DownloadError, match=r"PP-OCRv5_mobile_rec is not in the cache .* EDGE_SDK_SOURCES=offline "
                                             r"allows no download; give the model's directory instead"):
         hub.fetch(MODELS["PP-OCRv5_mobile_rec"], cache=tmp_path)
+
+
+def test_a_process_that_never_downloads_does_not_load_the_http_stack(onnx_artifact: Path) -> None:
+    """urllib.request brings ssl, http and email (13 MB of an onnxruntime process's RSS): imported by
+    ``download`` only."""
+    code = ("import sys\nfrom edge_sdk import create_model\nfrom edge_sdk.datasets import SAMPLES_DIR\n"
+            f"rec = create_model({str(onnx_artifact)!r}, backend='onnxruntime', cache_dir=None)\n"
+            "texts = [r.rec_text for r in rec.predict(str(SAMPLES_DIR))]\n"
+            "print(len(texts), sorted(m for m in ('urllib.request', 'ssl', 'http.client') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          cwd=str(Path(__file__).resolve().parents[1]))
+    assert proc.returncode == 0, proc.stderr
+    count, loaded = proc.stdout.strip().split(" ", 1)
+    assert int(count) > 0 and loaded == "[]"
