@@ -277,7 +277,7 @@ def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float 
     """Stream ``url`` to ``dest``; verify ``sha256`` when given and delete a file that fails it.
 
     More than ``max_bytes`` (default ``max_model_bytes()``), announced or received, is refused."""
-    # imported here: urllib.request brings ssl, http and email, 4 MB of a process's RSS that never downloads
+    # imported here: urllib.request brings ssl, http and email, 7-13 MB of the RSS of a process that never downloads
     import urllib.error
     import urllib.request
 

@@ -448,7 +448,7 @@ def test_offline_sources_never_touch_the_network(tmp_path: Path, monkeypatch: py
 
 
 def test_a_process_that_never_downloads_does_not_load_the_http_stack(onnx_artifact: Path) -> None:
-    """urllib.request brings ssl, http and email (13 MB of an onnxruntime process's RSS): imported by
+    """urllib.request brings ssl, http and email (7-13 MB of an onnxruntime process's RSS): imported by
     ``download`` only."""
     code = ("import sys\nfrom edge_sdk import create_model\nfrom edge_sdk.datasets import SAMPLES_DIR\n"
             f"rec = create_model({str(onnx_artifact)!r}, backend='onnxruntime', cache_dir=None)\n"
