@@ -26,7 +26,7 @@ def export(source: ModelDir, stage: Path, precision: str = "fp32", calib: Sequen
            calib_size: int = quantize.DEFAULT_CALIB_SIZE, rendered_calib: bool = True, goal: Optional[quantize.AccuracyGoal] = None) -> List[str]:
     onnx_export.require("openvino", "pip install openvino")
     from runtimes import import_openvino
-    ov = import_openvino()
+    ov = import_openvino(conversion=True)
 
     with scratch_dir(stage) as tmp:  # inside the stage: a killed run leaves nothing in /tmp
         if source.format == "paddle-legacy":

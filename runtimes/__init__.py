@@ -45,24 +45,66 @@ BACKENDS: Dict[str, BackendInfo] = {
 }
 
 
-def import_openvino():  # type: ignore[no-untyped-def]
-    """``import openvino``, with OpenVINO's usage telemetry off unless ``EDGE_SDK_OPENVINO_TELEMETRY=1``.
+def import_openvino(conversion: bool = False):  # type: ignore[no-untyped-def]
+    """``import openvino`` for running models: without its model-conversion tools unless ``conversion``, and
+    with OpenVINO's usage telemetry off unless ``EDGE_SDK_OPENVINO_TELEMETRY=1``.
 
-    ``import openvino`` starts its telemetry (``openvino.tools.ovc``): with no consent file it sends usage
-    events to Google Analytics, from a thread that forks a process to do it. On a kiosk that is traffic
-    nobody asked for, and under qemu-user (CI's emulated Pi) the fork from a thread deadlocked
-    ``edge-sdk devices``. OpenVINO falls back to its own no-op stub when ``openvino_telemetry`` cannot be
-    imported, so that is what this arranges, before the first import only (an openvino the application
-    imported itself keeps its settings).
+    ``import openvino`` also imports ``openvino.tools.ovc`` (``convert_model``), which brings OpenVINO's
+    TensorFlow frontend and the Python side of every frontend: 9 MB of RSS (5 MB private) in a process that
+    only runs a converted model. Before the first import that part is left out: ``openvino.convert_model``
+    still works for code that asks for it later (it is imported then), and converters pass ``conversion=True``.
+
+    The telemetry, when imported, sends usage events to Google Analytics with no consent file, from a
+    thread that forks a process to do it. On a kiosk that is traffic nobody asked for, and under qemu-user
+    (CI's emulated Pi) the fork from a thread deadlocked ``edge-sdk devices``. OpenVINO falls back to its
+    own no-op stub when ``openvino_telemetry`` cannot be imported, so that is what this arranges, before
+    the first import only (an openvino the application imported itself keeps its settings).
     """
     import os
     import sys
 
-    if "openvino" not in sys.modules and os.environ.get("EDGE_SDK_OPENVINO_TELEMETRY") != "1":
-        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    if "openvino" not in sys.modules:
+        if os.environ.get("EDGE_SDK_OPENVINO_TELEMETRY") != "1":
+            sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+        _import_openvino_without_conversion_tools()
     import openvino
 
+    if conversion and "convert_model" not in vars(openvino):
+        from openvino.tools.ovc import convert_model
+
+        openvino.convert_model = convert_model
     return openvino
+
+
+_OVC = "openvino.tools.ovc"
+
+
+def _import_openvino_without_conversion_tools() -> None:
+    """OpenVINO's ``__init__`` imports ``openvino.tools.ovc`` inside ``try/except ImportError``: a ``None`` in
+    ``sys.modules`` makes that import fail, so the package loads without it. An OpenVINO that needs ovc to
+    import at all is imported again the ordinary way."""
+    import sys
+
+    if _OVC in sys.modules:
+        return
+    sys.modules[_OVC] = None  # type: ignore[assignment]
+    try:
+        import openvino
+    except ImportError:
+        return  # the caller's plain import tries again, with ovc importable
+    finally:
+        if sys.modules.get(_OVC, 0) is None:
+            del sys.modules[_OVC]
+    if "convert_model" not in vars(openvino) and "__getattr__" not in vars(openvino):
+        def lazy_convert_model(name: str):  # type: ignore[no-untyped-def]
+            if name != "convert_model":
+                raise AttributeError(f"module 'openvino' has no attribute {name!r}")
+            from openvino.tools.ovc import convert_model
+
+            openvino.convert_model = convert_model
+            return convert_model
+
+        openvino.__getattr__ = lazy_convert_model  # type: ignore[attr-defined]
 
 
 def is_available(name: str) -> bool:

@@ -101,6 +101,30 @@ def test_a_cpu_session_loads_no_other_device_plugin(ov_artifact: Path) -> None:
     assert "npu_plugin" not in plugins and "gpu_plugin" not in plugins, plugins
 
 
+def test_a_process_that_only_runs_models_loads_no_conversion_tools(ov_artifact: Path) -> None:
+    """``import openvino`` brings ovc and the TensorFlow frontend (9 MB of RSS) and image headers PIL (2 MB):
+    a process that recognizes PNG lines with an IR needs neither. ``openvino.convert_model`` still works
+    when asked for afterwards, by attribute or through ``import_openvino(conversion=True)``."""
+    code = ("import sys; from edge_sdk import create_model\n"
+            "m = create_model(sys.argv[1], backend='openvino', device='cpu')\n"
+            "print(len([r.rec_text for r in m.predict(sys.argv[2]) if r.rec_text]))\n"
+            "mods = ('openvino.tools.ovc', 'openvino.frontend.tensorflow', 'openvino_telemetry', 'PIL')\n"
+            "print(sorted(n for n in mods if sys.modules.get(n) is not None))\n"
+            "print(sorted({l.split()[-1].rsplit('/', 1)[-1] for l in open('/proc/self/maps') if 'frontend' in l}))\n"
+            "import openvino, runtimes\n"
+            "from openvino.tools.ovc import convert_model\n"
+            "print(openvino.convert_model is convert_model, runtimes.import_openvino(conversion=True).convert_model"
+            " is convert_model)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(ov_artifact), str(SAMPLES_DIR)],
+                         capture_output=True, text=True, timeout=300, cwd=str(Path(__file__).resolve().parents[1]))
+    assert out.returncode == 0, out.stderr
+    count, modules, frontends, convert_model = out.stdout.strip().splitlines()[-4:]
+    assert int(count) == len(list(SAMPLES_DIR.glob("*.png")))
+    assert modules == "[]", modules
+    assert "tensorflow" not in frontends and "ir_frontend" in frontends, frontends
+    assert convert_model == "True True"
+
+
 def test_compiled_model_cache_is_written_and_reused(ov_artifact: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = texts(ov_artifact, cache_dir=cache)
