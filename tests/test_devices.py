@@ -19,7 +19,7 @@ import runtimes
 from edge_sdk.cli import main
 from edge_sdk.errors import ModelFormatError
 from edge_sdk import create_model
-from runtimes.device import DeviceProfile, parse_cpuinfo, probe, this_device
+from runtimes.device import DeviceProfile, distribution_version, parse_cpuinfo, probe, this_device
 from runtimes.onnxruntime_backend import provider_options
 from runtimes.selection import RANKING, Artifact, advice, rank
 
@@ -62,6 +62,24 @@ def test_backend_device_lists_are_read_on_first_use() -> None:
                           "p = pickle.loads(pickle.dumps(probe())); assert p.ort_providers") == ["onnxruntime"]
     assert _modules_after("from runtimes.device import probe; d = probe().to_dict(); "
                           "assert d['ort_providers'] and d['openvino_devices']") == ["onnxruntime", "openvino"]
+
+
+def test_backend_versions_are_read_without_importlib_metadata() -> None:
+    """importlib.metadata costs a process 3 MB of RSS; the probe reads the versions pip wrote into folder
+    names, and they are the ones importlib.metadata reports."""
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    code = ("import sys; from runtimes.device import probe; p = probe()\n"
+            "print(p.backends['openvino']); print('importlib.metadata' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(Path(__file__).resolve().parents[1]),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [importlib.metadata.version("openvino"), "False"], out.stdout
+    for dist in ("onnxruntime", "openvino", "paddlepaddle", "PyYAML", "opencv_python-headless"):
+        assert distribution_version(dist) == importlib.metadata.version(dist)
+    assert distribution_version("no-such-distribution") is None
 
 
 def test_a_model_on_a_named_backend_loads_no_other_backend(onnx_artifact: Path, ov_artifact: Path) -> None:
