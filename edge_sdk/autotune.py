@@ -7,7 +7,6 @@ in ``$EDGE_SDK_HOME/autotune.json``, so only the first start pays for it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -60,6 +59,8 @@ def cache_key(profile: DeviceProfile, model: ModelDir, threads: int, precision: 
                          "features": profile.features, "gpus": profile.nvidia_gpus,
                          "backends": profile.backends, "providers": profile.ort_providers,
                          "ov": sorted(profile.openvino_devices)}, sort_keys=True)
+    import hashlib  # here: its OpenSSL costs a process 3.5 MB of RSS
+
     device_id = hashlib.sha256(device.encode()).hexdigest()[:16]
     return f"{device_id}:{sha256_of(model.model_file)[:16]}:t{threads}:{precision}"
 

@@ -19,12 +19,10 @@ from __future__ import annotations
 import bz2
 import functools
 import gzip
-import hashlib
 import json
 import logging
 import lzma
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -245,7 +243,7 @@ def _install(tmp: Path, target: Path, spec: ModelSpec, problem: str) -> None:
             if check_cache_entry(target) is None:  # another process put an intact copy there meanwhile
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+            old = target.parent / f".{target.name}.old-{os.getpid()}-{os.urandom(4).hex()}"
             if target.is_dir() and not target.is_symlink():
                 write_marker(target, name=old.name)  # so a kill before it is removed leaves nothing unswept
             os.replace(target, old)
@@ -265,6 +263,8 @@ def _install(tmp: Path, target: Path, spec: ModelSpec, problem: str) -> None:
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib  # where something is hashed: its OpenSSL costs a process 3.5 MB of RSS
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

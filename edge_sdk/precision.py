@@ -15,7 +15,6 @@ here.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -45,6 +44,8 @@ def check_max_acc_loss(value: object) -> float:
 
 
 def record_key(profile: DeviceProfile, model: ModelDir, backend: str) -> str:
+    import hashlib  # here: its OpenSSL costs a process 3.5 MB of RSS
+
     cpu = json.dumps({"arch": profile.arch, "cpu": profile.cpu_model, "features": profile.features}, sort_keys=True)
     return f"{hashlib.sha256(cpu.encode()).hexdigest()[:16]}:{sha256_of(model.model_file)[:16]}:{backend}"
 

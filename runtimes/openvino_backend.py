@@ -21,7 +21,6 @@ model runs uncached.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import struct
@@ -149,6 +148,8 @@ class OpenVINOSession(Session):
     # -- compiling, through the cache ---------------------------------------------------------------
     def _cache_key(self, ov: Any, ov_core: Any, config: Dict[str, Any], caps: List[str]) -> str:
         """sha256 over everything that changes the compiled blob."""
+        import hashlib  # here: its OpenSSL costs a process that runs without the cache 3.5 MB of RSS
+
         h = hashlib.sha256()
 
         def part(label: str, value: object) -> None:
