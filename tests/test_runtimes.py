@@ -97,3 +97,29 @@ def test_openvino_telemetry_is_off_unless_asked_for() -> None:
                         env={**env, "EDGE_SDK_OPENVINO_TELEMETRY": "1", "CI": "true"})  # CI: nothing is sent
     assert on.returncode == 0, on.stderr
     assert on.stdout.strip() != "openvino.tools.ovc.telemetry_stub"
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_import_openvino_leaves_out_ovc_only_where_openvino_imports_without_it(tmp_path: Path, guarded: bool) -> None:
+    """A fake ``openvino`` package (not the real one: this is about OpenVINO versions we do not have) whose
+    ``__init__`` imports ovc inside ``try/except ImportError``, as 2026.4 does, loads without it, and
+    ``convert_model`` comes on demand; one that imports ovc unconditionally is imported the ordinary way."""
+    import os
+    import subprocess
+    import sys
+
+    pkg = tmp_path / "openvino"
+    (pkg / "tools" / "ovc").mkdir(parents=True)
+    (pkg / "tools" / "__init__.py").write_text("")
+    (pkg / "tools" / "ovc" / "__init__.py").write_text("def convert_model(path):\n    return 'converted ' + path\n")
+    body = "from openvino.tools.ovc import convert_model\n"
+    if guarded:
+        body = "try:\n    " + body.replace("\n", "\n    ").rstrip() + "\nexcept ImportError:\n    pass\n"
+    (pkg / "__init__.py").write_text("LOADED = True\n" + body)
+    code = ("import sys, runtimes\nov = runtimes.import_openvino()\n"
+            "print(ov.LOADED, 'openvino.tools.ovc' in sys.modules, ov.convert_model('x'))\n"
+            "print(runtimes.import_openvino(conversion=True).convert_model('y'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=str(ROOT),
+                         env={**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"True {not guarded} converted x", "converted y"]
