@@ -22,7 +22,7 @@ import runtimes
 from runtimes.device import DeviceProfile
 from runtimes.selection import Candidate
 
-from .hub import cache_root, sha256_of
+from .hub import cache_root, sha256_hex, sha256_of
 from .model_dir import ModelDir
 from .images import read_image
 from .rec.preprocess import resize_normalize
@@ -59,10 +59,7 @@ def cache_key(profile: DeviceProfile, model: ModelDir, threads: int, precision: 
                          "features": profile.features, "gpus": profile.nvidia_gpus,
                          "backends": profile.backends, "providers": profile.ort_providers,
                          "ov": sorted(profile.openvino_devices)}, sort_keys=True)
-    import hashlib  # here: its OpenSSL costs a process 3.5 MB of RSS
-
-    device_id = hashlib.sha256(device.encode()).hexdigest()[:16]
-    return f"{device_id}:{sha256_of(model.model_file)[:16]}:t{threads}:{precision}"
+    return f"{sha256_hex(device)[:16]}:{sha256_of(model.model_file)[:16]}:t{threads}:{precision}"
 
 
 def _load_cache() -> Dict[str, dict]:

@@ -272,6 +272,13 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def sha256_hex(text: str) -> str:
+    """sha256 of ``text`` (UTF-8), in hex: like ``sha256_of``, hashlib is imported only when asked."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float = _DOWNLOAD_TIMEOUT_S,
              max_bytes: Optional[int] = None) -> Path:
     """Stream ``url`` to ``dest``; verify ``sha256`` when given and delete a file that fails it.

@@ -26,7 +26,7 @@ from runtimes.device import DeviceProfile, this_device
 from runtimes.selection import reduced_precisions
 
 from .errors import DatasetError, EdgeSDKError
-from .hub import cache_root, resolve, sha256_of
+from .hub import cache_root, resolve, sha256_hex, sha256_of
 from .model_dir import TASK_NAMES, ModelDir
 
 DEFAULT_MAX_ACC_LOSS = 0.3  # points of PaddleX acc
@@ -44,10 +44,8 @@ def check_max_acc_loss(value: object) -> float:
 
 
 def record_key(profile: DeviceProfile, model: ModelDir, backend: str) -> str:
-    import hashlib  # here: its OpenSSL costs a process 3.5 MB of RSS
-
     cpu = json.dumps({"arch": profile.arch, "cpu": profile.cpu_model, "features": profile.features}, sort_keys=True)
-    return f"{hashlib.sha256(cpu.encode()).hexdigest()[:16]}:{sha256_of(model.model_file)[:16]}:{backend}"
+    return f"{sha256_hex(cpu)[:16]}:{sha256_of(model.model_file)[:16]}:{backend}"
 
 
 @dataclass
