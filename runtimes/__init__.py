@@ -70,9 +70,7 @@ def import_openvino(conversion: bool = False):  # type: ignore[no-untyped-def]
     import openvino
 
     if conversion and "convert_model" not in vars(openvino):
-        from openvino.tools.ovc import convert_model
-
-        openvino.convert_model = convert_model
+        _attach_convert_model(openvino)
     return openvino
 
 
@@ -99,12 +97,17 @@ def _import_openvino_without_conversion_tools() -> None:
         def lazy_convert_model(name: str):  # type: ignore[no-untyped-def]
             if name != "convert_model":
                 raise AttributeError(f"module 'openvino' has no attribute {name!r}")
-            from openvino.tools.ovc import convert_model
-
-            openvino.convert_model = convert_model
-            return convert_model
+            return _attach_convert_model(openvino)
 
         openvino.__getattr__ = lazy_convert_model  # type: ignore[attr-defined]
+
+
+def _attach_convert_model(openvino):  # type: ignore[no-untyped-def]
+    """Import ovc and put ``convert_model`` where ``import openvino`` would have: on the package."""
+    from openvino.tools.ovc import convert_model
+
+    openvino.convert_model = convert_model
+    return convert_model
 
 
 def is_available(name: str) -> bool:
