@@ -6,6 +6,8 @@ the accounting and the error paths are.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from click.testing import CliRunner
 from edge_sdk.cli import main
 from edge_sdk.datasets import SAMPLES_DIR
 from runtimes.device import this_device
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bench_runs_every_backend_and_both_references(onnx_artifact: Path, tmp_path: Path) -> None:
@@ -228,3 +232,21 @@ def test_anon_peak_reads_another_process_private_memory_from_outside() -> None:
     peak = anon.stop_mb()
     assert 150 <= peak < 250, peak
     assert AnonPeak(proc.pid).stop_mb() == 0  # a process that is gone reads as nothing, not an error
+
+
+def test_batching_by_width_counts_the_work_of_both_batchings(onnx_artifact: Path, ic15_val: Path) -> None:
+    """benchmarks/batching_by_width.py: RapidOCR's recognizer and the SDK's on the same engine and lines."""
+    if find_spec("rapidocr_onnxruntime") is None:
+        pytest.fail("rapidocr_onnxruntime is missing: scripts/setup.sh installs it for bench's reference")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "batching_by_width.py"), str(onnx_artifact),
+                           "--data", str(ic15_val), "--limit", "40", "--passes", "1", "--batch-sizes", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()[1:]]
+    measured = [r for r in rows if r[1] in ("RapidOCR", "edge-sdk") and r[2] in ("rec", "onnxruntime")]
+    assert len(measured) == 2, proc.stdout
+    for r in measured:
+        batch, lines_s, cols, us_col, shapes = int(r[3]), float(r[4]), float(r[5]), float(r[6]), int(r[7])
+        assert batch == 2 and lines_s > 0 and us_col > 0 and shapes >= 1
+        assert cols >= 320, r  # every line is padded to at least the model's minimum width
+    assert any("edge-sdk / RapidOCR" in line and line.rstrip().endswith("x") for line in proc.stdout.splitlines())

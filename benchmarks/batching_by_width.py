@@ -1,0 +1,133 @@
+"""Why a speed-up over RapidOCR depends on the lines: the same engine, batched two ways, on each dataset.
+
+    .venv/bin/python benchmarks/batching_by_width.py MODEL [--data FILE ...] [--batch-sizes 1,2,6,8]
+        [--limit 600] [--passes 3]
+
+MODEL is an ONNX artifact (``edge-sdk convert ... --target onnx``); ``--data`` is given once per
+labelled set (default: IC15 val). For every set and batch size, RapidOCR's recognizer
+(``rapidocr_onnxruntime``, its bundled PP-OCRv4 rec ONNX) and the SDK's recognizer on onnxruntime run
+the same lines with the same 2 threads, each in its own process, best of ``--passes``:
+
+- RapidOCR sorts the lines by aspect ratio, cuts them into batches of N and pads each batch to its widest
+  line: one input shape per batch, and N lines however wide they are;
+- the SDK batches only lines of one padded width (a multiple of 32), at most ``MAX_BATCH_COLUMNS``
+  columns a batch (``edge_sdk/rec/recognizer.py``).
+
+It prints lines/s, the input columns computed per line (padding included), microseconds per column and
+the number of distinct input shapes. On sets where nearly every line pads to the minimum width (IC15's
+words: 320 columns) the two batchings do the same work; on sets of long, varied lines RapidOCR spends
+more per column (wide batches of 8, a new shape per batch), so its lines/s falls further than the
+SDK's, and a ratio to it comes out higher there.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared/datasets/ocr_rec_dataset_examples/val.txt"
+THREADS = 2
+
+
+def _images(data: str, limit: int) -> List[Any]:
+    sys.path.insert(0, str(ROOT))
+    import cv2
+
+    from edge_sdk.datasets import load_samples
+
+    return [cv2.imread(str(s.path)) for s in load_samples(Path(data), limit=limit or None)]
+
+
+def rapidocr_worker(data: str, limit: int, batch: int, passes: int) -> Dict[str, Any]:
+    import rapidocr_onnxruntime
+    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+    from rapidocr_onnxruntime.utils import read_yaml
+
+    images = _images(data, limit)
+    pkg = Path(rapidocr_onnxruntime.__file__).parent
+    config = read_yaml(pkg / "config.yaml")["Rec"]
+    config.update(model_path=str(pkg / config["model_path"]), rec_batch_num=batch,
+                  intra_op_num_threads=THREADS, inter_op_num_threads=1)
+    rec = TextRecognizer(config)
+    # RapidOCR's batching, reproduced to count its work: lines sorted by aspect ratio, batches of
+    # ``batch`` padded to int(48 * the largest ratio, at least 320 / 48)
+    ratios = sorted(img.shape[1] / float(img.shape[0]) for img in images)
+    widths = [int(48 * max(320 / 48, max(ratios[i:i + batch]))) for i in range(0, len(ratios), batch)]
+    columns = sum(w * len(ratios[i * batch:(i + 1) * batch]) for i, w in enumerate(widths))
+    best = min(_timed(lambda: rec(images)) for _ in range(passes))
+    return {"lines": len(images), "seconds": best, "columns": columns, "shapes": len(set(widths))}
+
+
+def sdk_worker(model: str, data: str, limit: int, batch: int, passes: int) -> Dict[str, Any]:
+    images = _images(data, limit)
+    from edge_sdk import create_model
+
+    rec = create_model(model, backend="onnxruntime", threads=THREADS, cache_dir=None)
+    shapes: List[tuple] = []
+    run_many = rec.session.run_many
+
+    def counted(batches):  # type: ignore[no-untyped-def]
+        for b in batches:
+            shapes.append(b.shape)
+            yield b
+
+    rec.session.run_many = lambda batches: run_many(counted(batches))  # type: ignore[method-assign]
+    best = min(_timed(lambda: rec.recognize(images, batch_size=batch)) for _ in range(passes))
+    per_pass = shapes[:len(shapes) // passes]
+    return {"lines": len(images), "seconds": best, "columns": sum(s[0] * s[3] for s in per_pass),
+            "shapes": len({s for s in per_pass})}
+
+
+def _timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("--data", action="append", help="a label file; repeat for several (default: IC15 val)")
+    ap.add_argument("--batch-sizes", default="1,2,6,8")
+    ap.add_argument("--limit", type=int, default=600, help="lines per set (0: all)")
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    datas = args.data or [str(DEFAULT_DATA)]
+    if args.worker:
+        r = (rapidocr_worker(datas[0], args.limit, args.batch, args.passes) if args.worker == "rapidocr"
+             else sdk_worker(args.model, datas[0], args.limit, args.batch, args.passes))
+        print(json.dumps(r))
+        return 0
+    status = 0
+    print(f"{'data':<28} {'engine':<24} {'batch':>5} {'lines/s':>8} {'cols/line':>9} {'us/col':>7} {'shapes':>6}")
+    for data in datas:
+        name = Path(data).parent.name
+        for batch in [int(b) for b in args.batch_sizes.split(",") if b.strip()]:
+            row: Dict[str, float] = {}
+            for engine in ("rapidocr", "sdk"):
+                proc = subprocess.run([sys.executable, __file__, args.model, "--worker", engine, "--data", data,
+                                       "--batch", str(batch), "--limit", str(args.limit), "--passes", str(args.passes)],
+                                      capture_output=True, text=True)
+                label = "RapidOCR rec" if engine == "rapidocr" else "edge-sdk onnxruntime"
+                if proc.returncode != 0:
+                    print(f"{name:<28} {label:<24} {batch:>5} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+                    status = 1
+                    continue
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                row[engine] = r["lines"] / r["seconds"]
+                print(f"{name:<28} {label:<24} {batch:>5} {row[engine]:>8.1f} {r['columns'] / r['lines']:>9.1f} "
+                      f"{1e6 * r['seconds'] / r['columns']:>7.2f} {r['shapes']:>6}")
+            if len(row) == 2:
+                print(f"{name:<28} {'edge-sdk / RapidOCR':<24} {batch:>5} {row['sdk'] / row['rapidocr']:>7.2f}x")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
