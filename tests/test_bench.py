@@ -239,14 +239,19 @@ def test_batching_by_width_counts_the_work_of_both_batchings(onnx_artifact: Path
     if find_spec("rapidocr_onnxruntime") is None:
         pytest.fail("rapidocr_onnxruntime is missing: scripts/setup.sh installs it for bench's reference")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "batching_by_width.py"), str(onnx_artifact),
-                           "--data", str(ic15_val), "--limit", "40", "--passes", "1", "--batch-sizes", "2"],
+                           "--data", str(ic15_val), "--limit", "40", "--rounds", "2", "--passes", "1", "--batch-sizes", "2"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line.split() for line in proc.stdout.splitlines()[1:]]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("onnxruntime alone") and len(lines[2].split()) == 4, proc.stdout  # batch 1: 3 widths
+    assert all(float(x) > 0 for line in lines[2:6] for x in line.split()[1:]), proc.stdout
+    rows = [line.split() for line in lines[lines.index("") + 2:]]
     measured = [r for r in rows if r[1] in ("RapidOCR", "edge-sdk") and r[2] in ("rec", "onnxruntime")]
     assert len(measured) == 2, proc.stdout
     for r in measured:
         batch, lines_s, cols, us_col, shapes = int(r[3]), float(r[4]), float(r[5]), float(r[6]), int(r[7])
         assert batch == 2 and lines_s > 0 and us_col > 0 and shapes >= 1
         assert cols >= 320, r  # every line is padded to at least the model's minimum width
-    assert any("edge-sdk / RapidOCR" in line and line.rstrip().endswith("x") for line in proc.stdout.splitlines())
+    ratio_lines = [line for line in proc.stdout.splitlines() if "edge-sdk / RapidOCR" in line]
+    assert len(ratio_lines) == 1 and "paired" in ratio_lines[0], proc.stdout
+    assert len(ratio_lines[0].split("(")[1].split(",")) == 2  # one ratio per round
