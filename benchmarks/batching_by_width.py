@@ -18,11 +18,12 @@ shared machine moves much less than the ratio of two bests:
 
 First, onnxruntime alone on RapidOCR's model, random input: microseconds per input column at batch
 1/2/4/8 x width 320/640/1280 (best of 5 runs each), the cost of a batch's size without any batching
-policy or dataset. Then, per set, lines/s, the input columns computed per line (padding included), microseconds per column and
-the number of distinct input shapes. On sets where nearly every line pads to the minimum width (IC15's
-words: 320 columns) the two batchings do the same work; on sets of long, varied lines RapidOCR spends
-more per column (wide batches of 8, a new shape per batch), so its lines/s falls further than the
-SDK's, and a ratio to it comes out higher there.
+policy or dataset. Then, per set, lines/s, the input columns computed per line (padding included),
+microseconds per column and the number of distinct input shapes. On sets where nearly every line pads
+to the minimum width (IC15's words: 320 columns) the two batchings do the same work. On sets of long
+lines RapidOCR's batches of 6-8 hold thousands of columns, which cost onnxruntime more per column
+(rounding its widths to multiples of 32, 16 shapes instead of 82, changed nothing), so its lines/s
+falls further than the SDK's, and a ratio to it comes out higher there.
 """
 from __future__ import annotations
 
