@@ -53,16 +53,12 @@ def _images(data: str, limit: int) -> List[Any]:
 
 
 def rapidocr_worker(data: str, limit: int, batch: int, passes: int) -> Dict[str, Any]:
-    import rapidocr_onnxruntime
-    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
-    from rapidocr_onnxruntime.utils import read_yaml
-
     images = _images(data, limit)
-    pkg = Path(rapidocr_onnxruntime.__file__).parent
-    config = read_yaml(pkg / "config.yaml")["Rec"]
-    config.update(model_path=str(pkg / config["model_path"]), rec_batch_num=batch,
-                  intra_op_num_threads=THREADS, inter_op_num_threads=1)
-    rec = TextRecognizer(config)
+    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+
+    from edge_sdk.bench_worker import rapidocr_rec_config
+
+    rec = TextRecognizer(rapidocr_rec_config(batch, THREADS))
     # RapidOCR's batching, reproduced to count its work: lines sorted by aspect ratio, batches of
     # ``batch`` padded to int(48 * the largest ratio, at least 320 / 48)
     ratios = sorted(img.shape[1] / float(img.shape[0]) for img in images)
@@ -93,14 +89,16 @@ def sdk_worker(model: str, data: str, limit: int, batch: int, passes: int) -> Di
 
 
 def engine_worker() -> Dict[str, float]:
+    sys.path.insert(0, str(ROOT))
     import numpy as np
     import onnxruntime as ort
-    import rapidocr_onnxruntime
+
+    from edge_sdk.bench_worker import rapidocr_rec_config
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = THREADS, 1
-    model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
-    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    model = rapidocr_rec_config(1, THREADS)["model_path"]
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     rng = np.random.default_rng(0)
     out: Dict[str, float] = {}
@@ -122,7 +120,8 @@ def _timed(fn: Any) -> float:
 FAILURES: Dict[str, str] = {}
 
 
-def _run_worker(args: argparse.Namespace, engine: str, data: str, batch: int) -> Optional[Dict[str, Any]]:
+def _run_worker(args: argparse.Namespace, engine: str, data: str = "", batch: int = 1) -> Optional[Dict[str, Any]]:
+    """``engine``'s worker in a process of its own: its JSON, or None with the reason in ``FAILURES``."""
     proc = subprocess.run([sys.executable, __file__, args.model, "--worker", engine, "--data", data, "--batch", str(batch),
                            "--limit", str(args.limit), "--passes", str(args.passes)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -152,12 +151,11 @@ def main() -> int:
         print(json.dumps(r))
         return 0
     status = 0
-    proc = subprocess.run([sys.executable, __file__, args.model, "--worker", "engine"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"onnxruntime alone failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    cost = _run_worker(args, "engine")
+    if cost is None:
+        print(f"onnxruntime alone failed: {FAILURES['engine']}")
         status = 1
     else:
-        cost = json.loads(proc.stdout.strip().splitlines()[-1])
         print("onnxruntime alone, RapidOCR's model, us per input column (batch x width):")
         print(f"{'batch':>5} " + " ".join(f"{w:>7}" for w in ENGINE_WIDTHS))
         for b in ENGINE_BATCHES:

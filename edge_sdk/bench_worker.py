@@ -77,19 +77,26 @@ def sdk_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any]
         run_one, run_all
 
 
-def rapidocr_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any], Callable[[List[str]], List[str]]]:
+def rapidocr_rec_config(batch_size: int, threads: int) -> Dict[str, Any]:
+    """RapidOCR's own recognizer settings (its config.yaml), with its bundled model's full path, the
+    batch and the threads set: what ``rapidocr_onnxruntime``'s ``TextRecognizer`` takes."""
     from pathlib import Path
 
-    import cv2
     import rapidocr_onnxruntime
-    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
     from rapidocr_onnxruntime.utils import read_yaml
 
     pkg = Path(rapidocr_onnxruntime.__file__).parent
     config = read_yaml(pkg / "config.yaml")["Rec"]
-    config.update(model_path=str(pkg / config["model_path"]), rec_batch_num=case["batch_size"],
-                  intra_op_num_threads=case["threads"] or os.cpu_count(), inter_op_num_threads=1)
-    rec = TextRecognizer(config)
+    config.update(model_path=str(pkg / config["model_path"]), rec_batch_num=batch_size,
+                  intra_op_num_threads=threads or os.cpu_count(), inter_op_num_threads=1)
+    return config
+
+
+def rapidocr_case(case: Dict[str, Any]) -> Tuple[Dict[str, Any], Callable[[Any], Any], Callable[[List[str]], List[str]]]:
+    import cv2
+    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+
+    rec = TextRecognizer(rapidocr_rec_config(case["batch_size"], case["threads"]))
 
     def run_one(img: Any) -> Any:
         return rec([img])

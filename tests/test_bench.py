@@ -252,6 +252,6 @@ def test_batching_by_width_counts_the_work_of_both_batchings(onnx_artifact: Path
         batch, lines_s, cols, us_col, shapes = int(r[3]), float(r[4]), float(r[5]), float(r[6]), int(r[7])
         assert batch == 2 and lines_s > 0 and us_col > 0 and shapes >= 1
         assert cols >= 320, r  # every line is padded to at least the model's minimum width
-    ratio_lines = [line for line in proc.stdout.splitlines() if "edge-sdk / RapidOCR" in line]
+    ratio_lines = [line for line in lines if "edge-sdk / RapidOCR" in line]
     assert len(ratio_lines) == 1 and "paired" in ratio_lines[0], proc.stdout
     assert len(ratio_lines[0].split("(")[1].split(",")) == 2  # one ratio per round
